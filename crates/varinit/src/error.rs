@@ -1,0 +1,237 @@
+//! The library's one error type.
+//!
+//! Every fallible function returns [`Error`]; nothing in this crate panics on
+//! user input, prints, or exits. Messages are one line, name the offending
+//! input and say what would be valid, so a front end can print them as they
+//! are.
+
+use std::fmt;
+
+/// Everything that can go wrong when describing, resolving or sampling an
+/// initialization.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A scheme string could not be parsed.
+    #[error("cannot parse scheme {input:?}: {message} (at column {column})")]
+    Syntax {
+        /// The whole scheme string.
+        input: String,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What was expected.
+        message: String,
+    },
+    /// An unknown scheme name.
+    #[error("unknown scheme {name:?}{}; run `varinit schemes` for the list", suggestion_text(.suggestion))]
+    UnknownScheme {
+        /// The name as written.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A parameter name the scheme does not take.
+    #[error("{scheme} has no parameter {param:?}{}; it takes: {valid}", suggestion_text(.suggestion))]
+    UnknownParameter {
+        /// Canonical scheme name.
+        scheme: String,
+        /// The parameter as written.
+        param: String,
+        /// Closest valid parameter.
+        suggestion: Option<String>,
+        /// The parameters it takes, comma separated.
+        valid: String,
+    },
+    /// A parameter given twice, or positionally and by name.
+    #[error("{scheme}: parameter {param:?} given more than once")]
+    DuplicateParameter {
+        /// Canonical scheme name.
+        scheme: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A parameter the scheme needs but that was not given.
+    #[error("{scheme} needs parameter {param:?}: {hint}")]
+    MissingParameter {
+        /// Canonical scheme name.
+        scheme: String,
+        /// The parameter.
+        param: String,
+        /// What it means.
+        hint: String,
+    },
+    /// A parameter with a value outside its domain.
+    #[error("{scheme}: invalid {param} = {value}: {reason}")]
+    InvalidParameter {
+        /// Canonical scheme name (or "calculate_gain", "fans", ...).
+        scheme: String,
+        /// The parameter.
+        param: String,
+        /// The value as written or computed.
+        value: String,
+        /// What would be valid.
+        reason: String,
+    },
+    /// PyTorch's mode check.
+    #[error("Mode {mode} not supported, please use one of {valid}")]
+    BadMode {
+        /// The mode as written.
+        mode: String,
+        /// The accepted modes, formatted as a list.
+        valid: String,
+    },
+    /// PyTorch's `calculate_gain` for a name outside its table.
+    #[error("Unsupported nonlinearity {name}{}", suggestion_text(.suggestion))]
+    UnsupportedNonlinearity {
+        /// The name as written.
+        name: String,
+        /// Closest known name.
+        suggestion: Option<String>,
+    },
+    /// A slope that is not a number (PyTorch: "negative_slope X not a valid number").
+    #[error("negative_slope {value} not a valid number")]
+    InvalidSlope {
+        /// The value as written.
+        value: String,
+    },
+    /// A shape the scheme or the fan computation cannot handle.
+    #[error("{what}: shape {shape} is not valid: {reason}")]
+    BadShape {
+        /// Which computation.
+        what: String,
+        /// The shape, formatted like `[256, 512]`.
+        shape: String,
+        /// Why.
+        reason: String,
+    },
+    /// A shape string (like `256x512`) that could not be parsed.
+    #[error("cannot parse shape {input:?}: {reason}")]
+    ShapeSyntax {
+        /// The input.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// The element count (or byte count) does not fit in 64 bits.
+    #[error("shape {shape} has more elements than fit in 64 bits")]
+    Overflow {
+        /// The shape.
+        shape: String,
+    },
+    /// An unknown dtype name.
+    #[error("unknown dtype {name:?}; valid: f32, f64, f16, bf16")]
+    UnknownDtype {
+        /// The name as written.
+        name: String,
+    },
+    /// An unknown layout name.
+    #[error("unknown layout {name:?}; valid: torch, keras, jax")]
+    UnknownLayout {
+        /// The name as written.
+        name: String,
+    },
+    /// A fill request whose buffer or range does not match the tensor.
+    #[error("element range {start}..{end} does not fit a tensor of {numel} elements")]
+    Range {
+        /// Start of the range.
+        start: u64,
+        /// End of the range.
+        end: u64,
+        /// Elements in the tensor.
+        numel: u64,
+    },
+    /// A structured scheme whose whole tensor would not fit in memory.
+    #[error("{scheme} needs the whole {shape} matrix in memory, which does not fit in this address space")]
+    TooLarge {
+        /// The scheme.
+        scheme: String,
+        /// The shape.
+        shape: String,
+    },
+    /// A numerical failure that should not happen with valid input.
+    #[error("{0}")]
+    Numerical(String),
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean {s:?}?)"),
+        None => String::new(),
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Format a shape as `[a, b, c]` for messages.
+pub(crate) fn shape_text(dims: &[u64]) -> String {
+    struct S<'a>(&'a [u64]);
+    impl fmt::Display for S<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("[")?;
+            for (i, d) in self.0.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{d}")?;
+            }
+            f.write_str("]")
+        }
+    }
+    S(dims).to_string()
+}
+
+/// The closest candidate to `input` by edit distance, if it is close enough
+/// to be a plausible typo.
+pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let input = input.to_ascii_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(&input, c);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    let (d, c) = best?;
+    // Allow about a third of the word to be wrong, and prefix matches.
+    let limit = (c.len().max(input.len()) / 3).max(1);
+    if d <= limit || (input.len() >= 3 && c.starts_with(&input)) { Some(c.to_string()) } else { None }
+}
+
+/// Optimal-string-alignment distance (Levenshtein plus adjacent swaps).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, x) in d[0].iter_mut().enumerate() {
+        *x = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let names = ["kaiming_normal", "kaiming_uniform", "xavier_normal", "orthogonal"];
+        assert_eq!(closest("kaiming_nromal", names).as_deref(), Some("kaiming_normal"));
+        assert_eq!(closest("orthogonl", names).as_deref(), Some("orthogonal"));
+        assert_eq!(closest("zzzzzz", names), None);
+        assert_eq!(closest("xavier", names).as_deref(), Some("xavier_normal"));
+    }
+}
