@@ -12,6 +12,9 @@ use half::{bf16, f16};
 
 use crate::error::{Error, Result};
 
+pub use half::bf16 as BF16;
+pub use half::f16 as F16;
+
 /// An output element type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum DType {

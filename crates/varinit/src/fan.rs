@@ -16,7 +16,8 @@ use crate::error::{Error, Result, closest};
 use crate::shape::Shape;
 
 /// Whose weight layout (and small-rank rules) a shape follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// PyTorch: `(out, in, *kernel)`; rank < 2 is an error.
     #[default]

@@ -34,6 +34,7 @@ pub mod kernels;
 pub mod scheme;
 pub mod shape;
 pub mod special;
+pub mod stats;
 pub mod stream;
 pub(crate) mod structured;
 pub mod tensor;

@@ -1211,7 +1211,8 @@ impl From<Layout> for ResolveOptions {
 }
 
 /// The concrete distribution a scheme resolves to for one shape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Resolved {
     /// The tensor has no elements; nothing to draw.

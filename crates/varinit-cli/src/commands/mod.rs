@@ -1,0 +1,6 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod fans;
+pub mod gain;
+pub mod sample;
+pub mod schemes;

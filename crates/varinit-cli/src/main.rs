@@ -1,0 +1,50 @@
+//! `varinit`: the command-line front end. Glue only: parsing, printing,
+//! exit codes. Everything else lives in the `varinit` and `varinit-io`
+//! libraries.
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::CliError;
+
+/// Neural-network weight initialization: every PyTorch / Keras / JAX
+/// scheme with its exact semantics, reproducible bit for bit.
+#[derive(Parser)]
+#[command(name = "varinit", version, about, long_about = None, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// PyTorch's gain table, or one nonlinearity's gain.
+    Gain(commands::gain::Args),
+    /// fan_in, fan_out and receptive field of a weight shape.
+    Fans(commands::fans::Args),
+    /// Draw a tensor from a scheme: its resolved distribution, statistics, and optionally a file.
+    Sample(commands::sample::Args),
+    /// List every scheme with its parameters.
+    Schemes(commands::schemes::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gain(a) => commands::gain::run(a),
+        Command::Fans(a) => commands::fans::run(a),
+        Command::Sample(a) => commands::sample::run(a),
+        Command::Schemes(a) => commands::schemes::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError { code, message }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Error type, number formatting and table printing shared by the commands.
+
+use std::fmt::Write as _;
+
+/// A failure to report: one line and an exit status (2 for bad input, 1
+/// for everything else).
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input: exit status 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError { code: 2, message: message.into() }
+    }
+    /// A failure while doing the work: exit status 1.
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError { code: 1, message: message.into() }
+    }
+}
+
+impl From<varinit::Error> for CliError {
+    fn from(e: varinit::Error) -> Self {
+        CliError::usage(e.to_string())
+    }
+}
+
+impl From<varinit_io::IoError> for CliError {
+    fn from(e: varinit_io::IoError) -> Self {
+        if e.is_usage() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Print one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) -> CliResult {
+    let s = serde_json::to_string_pretty(v).map_err(|e| CliError::failure(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// A number with 6 significant digits, trailing zeros removed.
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let mag = x.abs().log10().floor() as i32;
+    let s = if (-4..6).contains(&mag) {
+        format!("{x:.prec$}", prec = (5 - mag).max(0) as usize)
+    } else {
+        format!("{x:.5e}")
+    };
+    if let Some((m, e)) = s.split_once('e') {
+        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        format!("{m}e{e}")
+    } else if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A plain text table: columns padded to their widest cell, numbers
+/// right-aligned.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Self {
+        Table { header: header.into_iter().map(Into::into).collect(), rows: Vec::new() }
+    }
+
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+
+    pub fn render(&self) -> String {
+        let ncol = self.header.len();
+        let mut width = vec![0; ncol];
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, c) in r.iter().enumerate().take(ncol) {
+                width[i] = width[i].max(c.chars().count());
+            }
+        }
+        let numeric = |s: &str| s.parse::<f64>().is_ok() || s == "nan" || s == "inf" || s == "-inf";
+        let mut out = String::new();
+        for (k, r) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate().take(ncol) {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                if k > 0 && numeric(c) {
+                    let _ = write!(line, "{c:>w$}", w = width[i]);
+                } else {
+                    let _ = write!(line, "{c:<w$}", w = width[i]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(num(0.0625), "0.0625");
+        assert_eq!(num(1.0 / 3.0), "0.333333");
+        assert_eq!(num(123456.0), "123456");
+        assert_eq!(num(1234567.0), "1.23457e6");
+        assert_eq!(num(-0.00001234), "-1.234e-5");
+        assert_eq!(num(2.0), "2");
+    }
+}
