@@ -103,7 +103,7 @@ fn arb_shape() -> impl Strategy<Value = Vec<u64>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed), .. ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(s in ".{0,40}") {
@@ -129,7 +129,11 @@ proptest! {
             // draw a few elements when the tensor is small enough to hold
             if shape.numel() <= 4096 {
                 let t = TensorInit::new(0, "p", &init, shape.clone(), opts).unwrap();
-                let v: Vec<f32> = t.to_vec(Par::Seq).unwrap();
+                // parameters a dtype cannot hold are an error, never inf or NaN values
+                let Ok(v) = t.to_vec::<f32>(Par::Seq) else {
+                    prop_assert!(t.check_dtype(varinit::DType::F32).is_err());
+                    return Ok(());
+                };
                 if let Some((lo, hi)) = r.support() {
                     let slack = 1e-6 * lo.abs().max(hi.abs()).max(1.0);
                     prop_assert!(v.iter().all(|&x| (x as f64) >= lo - slack && (x as f64) <= hi + slack));
