@@ -196,7 +196,7 @@ impl TensorInit {
             _ => vec![],
         };
         for (name, value, limit) in params {
-            if !(value.abs() <= limit) {
+            if value.is_nan() || value.abs() > limit {
                 return Err(bad(name, value));
             }
         }
