@@ -206,7 +206,7 @@ impl VarinitBackend {
                 index,
                 glob: glob.to_string(),
                 scheme: scheme.to_string(),
-                source,
+                source: Box::new(source),
             })?;
             Some(init)
         };
@@ -268,7 +268,7 @@ impl VarinitBackend {
             shape: format!("{dims:?}"),
             origin: "shape".into(),
             scheme: String::new(),
-            source,
+            source: Box::new(source),
         })?;
         let transposed = self.transposed.iter().any(|m| m.is_match(path));
         let options = ResolveOptions { layout: Layout::Torch, transposed };
@@ -284,7 +284,7 @@ impl VarinitBackend {
             shape: shape.to_string(),
             origin: origin.to_string(),
             scheme: init.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(Plan { path: path.to_string(), shape, origin, init, options, resolved })
     }
@@ -313,7 +313,7 @@ impl VarinitBackend {
             shape: plan.shape.to_string(),
             origin: plan.origin.to_string(),
             scheme: plan.init.to_string(),
-            source,
+            source: Box::new(source),
         };
         let t = TensorInit::new(self.seed, &plan.path, &plan.init, plan.shape.clone(), plan.options)
             .map_err(variable_error)?;

@@ -35,7 +35,7 @@ pub enum Error {
         /// The scheme string as written.
         scheme: String,
         /// varinit's message.
-        source: varinit::Error,
+        source: Box<varinit::Error>,
     },
     /// A candle hint with parameters no distribution has.
     #[error("candle hint {hint}: {message}")]
@@ -57,7 +57,7 @@ pub enum Error {
         /// The scheme.
         scheme: String,
         /// varinit's message.
-        source: varinit::Error,
+        source: Box<varinit::Error>,
     },
     /// The same path asked for twice with different shapes (trainable mode).
     #[error("variable {path:?} already exists with shape {existing}, now asked for with shape {requested}")]

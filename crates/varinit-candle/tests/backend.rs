@@ -209,7 +209,7 @@ fn bad_rules_and_unfit_schemes_are_clear_errors() {
 
     // a valid scheme that does not fit a variable's shape: reported when the model asks for it
     let vb = VarinitBackend::new(0).rule("*", "xavier_normal").unwrap().into_var_builder(DType::F32, &Device::Cpu);
-    let e = candle_nn::linear(4, 3, vb.pp("fc")).err().expect("xavier on a bias must fail").to_string();
+    let e = candle_nn::linear(4, 3, vb.pp("fc")).expect_err("xavier on a bias must fail").to_string();
     assert!(
         e.contains("\"fc.bias\"") && e.contains("[3]") && e.contains("xavier_normal") && e.contains("rule 0"),
         "{e}"
