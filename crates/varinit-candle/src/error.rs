@@ -87,7 +87,7 @@ pub enum Error {
         message: String,
     },
     /// A checkpoint lacks a tensor the model asks for.
-    #[error("{}: no tensor {path:?}{}; the file has {count} tensors", file.display(), suggestion_text(suggestion))]
+    #[error("{}: no tensor {path:?}{}; the file has {count} tensor{}", file.display(), suggestion_text(suggestion), if *count == 1 { "" } else { "s" })]
     MissingTensor {
         /// The file.
         file: PathBuf,
