@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 use varinit::stats::Summary;
-use varinit::{DType, Element, Init, Layout, Par, Resolved, ResolveOptions, Shape, TensorInit};
+use varinit::{DType, Element, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
 use crate::reader::{SafetensorsFile, TensorInfo};
 use crate::spec::ModelSpec;
@@ -159,7 +159,8 @@ pub fn checkpoint_files(path: &Path) -> Result<(Vec<PathBuf>, Option<BTreeMap<St
     if index.exists() {
         let bytes = std::fs::read(&index).map_err(|e| IoError::os(&index, e))?;
         let malformed = |m: String| IoError::Malformed { path: index.clone(), message: m };
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| malformed(format!("not valid JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| malformed(format!("not valid JSON: {e}")))?;
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -468,7 +469,12 @@ fn verdict(r: &Resolved, shape: &Shape, dtype: DType, data: &[u8], s: &Summary, 
             check.std_ratio = Some(ratio);
             check.std_tolerance = Some(tol);
             if (ratio - 1.0).abs() > tol {
-                fail.push(format!("std {:.6} is {:.4}x the expected {es:.6} (tolerance {:.2}%)", s.std, ratio, tol * 100.0));
+                fail.push(format!(
+                    "std {:.6} is {:.4}x the expected {es:.6} (tolerance {:.2}%)",
+                    s.std,
+                    ratio,
+                    tol * 100.0
+                ));
             }
             let mtol = 6.0 * es / n.sqrt() + 0.005 * es;
             if (s.mean - em).abs() > mtol {

@@ -184,7 +184,8 @@ pub fn stream_shard(
     let shard = &plan.shards[s];
     let piece = (opts.piece_bytes / 8 * 8).max(8) as u64;
     // Fresh values: the whole-matrix caches live only while this shard is written.
-    let mut inits: Vec<Option<TensorInit>> = shard.tensors.iter().map(|&i| Some(plan.tensors[i].init.clone())).collect();
+    let mut inits: Vec<Option<TensorInit>> =
+        shard.tensors.iter().map(|&i| Some(plan.tensors[i].init.clone())).collect();
     let (full_tx, full_rx) = sync_channel::<Vec<u8>>(1);
     let (empty_tx, empty_rx) = channel::<Vec<u8>>();
     for _ in 0..PIECES_IN_FLIGHT {
@@ -284,10 +285,15 @@ mod tests {
     fn collect(plan: &Plan, s: usize, piece: usize) -> Vec<u8> {
         let mut out = Vec::new();
         let opts = WriteOptions { piece_bytes: piece, ..Default::default() };
-        stream_shard(plan, s, &mut |b: &[u8]| {
-            out.extend_from_slice(b);
-            Ok(())
-        }, &opts)
+        stream_shard(
+            plan,
+            s,
+            &mut |b: &[u8]| {
+                out.extend_from_slice(b);
+                Ok(())
+            },
+            &opts,
+        )
         .unwrap();
         out
     }
@@ -318,13 +324,18 @@ mod tests {
         let plan = tiny();
         let mut written = 0usize;
         let opts = WriteOptions { piece_bytes: 64, ..Default::default() };
-        let r = stream_shard(&plan, 0, &mut |b: &[u8]| {
-            written += b.len();
-            if written > 300 {
-                return Err(IoError::os("x", std::io::Error::from_raw_os_error(28)));
-            }
-            Ok(())
-        }, &opts);
+        let r = stream_shard(
+            &plan,
+            0,
+            &mut |b: &[u8]| {
+                written += b.len();
+                if written > 300 {
+                    return Err(IoError::os("x", std::io::Error::from_raw_os_error(28)));
+                }
+                Ok(())
+            },
+            &opts,
+        );
         let e = r.unwrap_err().to_string();
         assert!(e.contains("No space left") || e.contains("os error 28"), "{e}");
         let stop = AtomicBool::new(true);

@@ -93,7 +93,11 @@ impl IoError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            IoError::Init(_) | IoError::Format(_) | IoError::Spec { .. } | IoError::Usage(_) | IoError::Malformed { .. }
+            IoError::Init(_)
+                | IoError::Format(_)
+                | IoError::Spec { .. }
+                | IoError::Usage(_)
+                | IoError::Malformed { .. }
         )
     }
 }

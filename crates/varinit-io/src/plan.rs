@@ -124,7 +124,9 @@ impl Plan {
             let init = TensorInit::new(spec.seed, &t.name, &t.init, t.shape.clone(), opts)
                 .map_err(|e| IoError::Usage(format!("{}: {e}", t.name)))?;
             let byte_len = t.shape.byte_len(dtype.size() as u64)?;
-            total = total.checked_add(byte_len).ok_or_else(|| IoError::Usage("checkpoint larger than 2^64 bytes".into()))?;
+            total = total
+                .checked_add(byte_len)
+                .ok_or_else(|| IoError::Usage("checkpoint larger than 2^64 bytes".into()))?;
             if groups.is_empty() || (current > 0 && current.saturating_add(byte_len) > max_shard_bytes) {
                 groups.push(Vec::new());
                 current = 0;
@@ -146,7 +148,11 @@ impl Plan {
                 t.offset = off;
                 off += t.byte_len;
                 meta.insert(format!("varinit.scheme.{}", t.init.name()), t.init.init().to_string());
-                entries.push(Entry { name: t.init.name().to_string(), dtype: t.dtype, shape: t.init.shape().dims().to_vec() });
+                entries.push(Entry {
+                    name: t.init.name().to_string(),
+                    dtype: t.dtype,
+                    shape: t.init.shape().dims().to_vec(),
+                });
             }
             let file_name =
                 if n == 1 { SINGLE_FILE.to_string() } else { format!("model-{:05}-of-{:05}.safetensors", s + 1, n) };
@@ -154,7 +160,15 @@ impl Plan {
             shards.push(Shard { file_name, tensors: members, header, data_len: off });
         }
         let index = (n > 1).then(|| index_json(&tensors, &shards, total));
-        Ok(Plan { tensors, shards, index, config: spec.hf_config.clone(), total_bytes: total, seed: spec.seed, source: spec.source.clone() })
+        Ok(Plan {
+            tensors,
+            shards,
+            index,
+            config: spec.hf_config.clone(),
+            total_bytes: total,
+            seed: spec.seed,
+            source: spec.source.clone(),
+        })
     }
 
     /// The shards worker `w` writes.
@@ -221,7 +235,14 @@ mod tests {
         assert!(p.tensors.iter().all(|t| t.offset % t.dtype.size() as u64 == 0));
         let p = Plan::new(&spec, 30).unwrap();
         let names: Vec<&str> = p.shards.iter().map(|s| s.file_name.as_str()).collect();
-        assert_eq!(names, ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]);
+        assert_eq!(
+            names,
+            [
+                "model-00001-of-00003.safetensors",
+                "model-00002-of-00003.safetensors",
+                "model-00003-of-00003.safetensors"
+            ]
+        );
         assert_eq!(p.shards[0].tensors, [1, 0]); // a (6 bytes) and b (16), the f32 one first
         let idx = String::from_utf8(p.index.clone().unwrap()).unwrap();
         assert!(idx.contains("\"total_size\": 238"), "{idx}");

@@ -217,7 +217,8 @@ impl LlamaArch {
                 Style::Torchtitan => (tt(0.02), tt(out_std), tt(out_std)),
                 _ => (normal(std), normal(out_std), normal(std)),
             };
-            for (name, rows, bias) in [("q_proj", q, self.qkv_bias), ("k_proj", kv, self.qkv_bias), ("v_proj", kv, self.qkv_bias)]
+            for (name, rows, bias) in
+                [("q_proj", q, self.qkv_bias), ("k_proj", kv, self.qkv_bias), ("v_proj", kv, self.qkv_bias)]
             {
                 v.push(spec_tensor(format!("{p}.self_attn.{name}.weight"), &[rows, d], &inner)?);
                 if bias {
@@ -310,14 +311,18 @@ impl Gpt2Arch {
                 "style torchtitan is defined for Llama-family models only; use hf or megatron for gpt2".into(),
             ));
         }
-        for (k, x) in [("n_embd", self.n_embd), ("n_layer", self.n_layer), ("n_head", self.n_head), ("n_inner", self.n_inner)]
+        for (k, x) in
+            [("n_embd", self.n_embd), ("n_layer", self.n_layer), ("n_head", self.n_head), ("n_inner", self.n_inner)]
         {
             if x == 0 {
                 return Err(IoError::Usage(format!("{k} must be at least 1")));
             }
         }
         if self.n_embd % self.n_head != 0 {
-            return Err(IoError::Usage(format!("n_embd = {} must be a multiple of n_head = {}", self.n_embd, self.n_head)));
+            return Err(IoError::Usage(format!(
+                "n_embd = {} must be a multiple of n_head = {}",
+                self.n_embd, self.n_head
+            )));
         }
         let (d, l, f) = (self.n_embd, self.n_layer, self.n_inner);
         let std = self.initializer_range;
@@ -353,7 +358,7 @@ impl Gpt2Arch {
 
     /// A `config.json` transformers reads back as this architecture.
     pub fn hf_config(&self, dtype: DType) -> Value {
-        json!({
+        let mut c = json!({
             "architectures": ["GPT2LMHeadModel"],
             "model_type": "gpt2",
             "n_embd": self.n_embd,
@@ -366,10 +371,14 @@ impl Gpt2Arch {
             "initializer_range": self.initializer_range,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "activation_function": "gelu_new",
-            "bos_token_id": 50256,
-            "eos_token_id": 50256,
             "dtype": torch_dtype_name(dtype),
-        })
+        });
+        if self.vocab_size > 50256 {
+            // GPT-2's <|endoftext|>, only when the vocabulary has it
+            c["bos_token_id"] = json!(50256);
+            c["eos_token_id"] = json!(50256);
+        }
+        c
     }
 }
 
@@ -417,9 +426,10 @@ impl<'a> Settings<'a> {
     }
     fn int(&mut self, key: &str, target: &mut u64) -> Result<()> {
         if let Some(v) = self.raw(key) {
-            *target = v.replace('_', "").parse().map_err(|_| {
-                IoError::Usage(format!("{} {key}={v:?}: expected a non-negative integer", self.preset))
-            })?;
+            *target = v
+                .replace('_', "")
+                .parse()
+                .map_err(|_| IoError::Usage(format!("{} {key}={v:?}: expected a non-negative integer", self.preset)))?;
         }
         Ok(())
     }
@@ -586,7 +596,9 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
                 .collect::<Option<_>>()
                 .filter(|v: &Vec<u64>| v.len() >= 2)
                 .ok_or_else(|| {
-                    IoError::Usage(format!("mlp dims={dims_text:?}: write at least two positive widths, e.g. dims=784,256,10"))
+                    IoError::Usage(format!(
+                        "mlp dims={dims_text:?}: write at least two positive widths, e.g. dims=784,256,10"
+                    ))
                 })?;
             let mut bias = true;
             s.boolean("bias", &mut bias)?;
@@ -710,7 +722,11 @@ pub fn from_hf_config(bytes: &[u8], file: &str, sets: &[String]) -> Result<Model
         dtype,
         layout: Layout::Torch,
         tensors,
-        source: format!("hf-config {model_type} style={}{}", style.name(), if depth_init { "" } else { " depth_init=false" }),
+        source: format!(
+            "hf-config {model_type} style={}{}",
+            style.name(),
+            if depth_init { "" } else { " depth_init=false" }
+        ),
         hf_config: Some(bytes.to_vec()),
     })
 }
@@ -733,7 +749,9 @@ fn opt_bool(c: &Map<String, Value>, k: &str) -> std::result::Result<Option<bool>
 fn opt_f64(c: &Map<String, Value>, k: &str) -> std::result::Result<Option<f64>, String> {
     match c.get(k) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_f64().filter(|x| *x > 0.0).map(Some).ok_or_else(|| format!("{k} = {v} is not a positive number")),
+        Some(v) => {
+            v.as_f64().filter(|x| *x > 0.0).map(Some).ok_or_else(|| format!("{k} = {v} is not a positive number"))
+        }
     }
 }
 

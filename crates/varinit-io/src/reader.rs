@@ -102,9 +102,7 @@ impl<'de> Deserialize<'de> for Entries {
 /// length, checked against the file and the cap.
 pub fn header_len(prefix: &[u8], file_len: u64) -> std::result::Result<u64, String> {
     if file_len < 8 || prefix.len() < 8 {
-        return Err(format!(
-            "not a safetensors file: {file_len} bytes, shorter than the 8-byte header length"
-        ));
+        return Err(format!("not a safetensors file: {file_len} bytes, shorter than the 8-byte header length"));
     }
     let n = u64::from_le_bytes(prefix[..8].try_into().expect("8 bytes"));
     if n > MAX_HEADER_BYTES {
@@ -195,7 +193,9 @@ fn tensor_entry(name: &str, v: &Value) -> std::result::Result<TensorInfo, String
         match m.get(key) {
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|x| x.as_u64().ok_or_else(|| format!("tensor {name:?}: {key} holds {x}, not a non-negative integer")))
+                .map(|x| {
+                    x.as_u64().ok_or_else(|| format!("tensor {name:?}: {key} holds {x}, not a non-negative integer"))
+                })
                 .collect(),
             _ => Err(format!("tensor {name:?}: missing or non-array {key:?}")),
         }
@@ -257,8 +257,7 @@ impl SafetensorsFile {
         }
         let n = header_len(&mmap[..8], file_len).map_err(malformed)?;
         let data_start = 8 + n as usize;
-        let header =
-            parse_header(&mmap[8..data_start], file_len - data_start as u64).map_err(malformed)?;
+        let header = parse_header(&mmap[8..data_start], file_len - data_start as u64).map_err(malformed)?;
         #[cfg(unix)]
         let _ = mmap.advise(memmap2::Advice::Sequential);
         Ok(SafetensorsFile { path, mmap: Some(mmap), data_start, header })
@@ -316,14 +315,26 @@ mod tests {
         let cases = [
             (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 4, "truncated"),
             (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 12, "after the last"),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,16]}}"#, 16, "needs 4 bytes"),
-            (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#, 6, "overlap"),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,16]}}"#,
+                16,
+                "needs 4 bytes",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
+                6,
+                "overlap",
+            ),
             (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8, "gap"),
             (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}"#, 8, "end before"),
             (r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}}"#, 4, "unknown dtype"),
             (r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, 4, "non-negative"),
             (r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#, 4, "64 bits"),
-            (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8, "twice"),
+            (
+                r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                8,
+                "twice",
+            ),
             (r#"{"__metadata__":{"x":1}}"#, 0, "not a string"),
             (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}}"#, 4, "unknown field"),
             (r#"{"a":{"dtype":"F32","shape":[1]"#, 4, "not valid JSON"),

@@ -192,8 +192,7 @@ pub fn parse(text: &str, file: &str) -> Result<ModelSpec> {
         };
         let (init, init_pos, from_rule) = match &t.init {
             Some(s) => {
-                let init: Init =
-                    s.get_ref().parse().map_err(|e: varinit::Error| at(s.span().start, e.to_string()))?;
+                let init: Init = s.get_ref().parse().map_err(|e: varinit::Error| at(s.span().start, e.to_string()))?;
                 (init, s.span().start, None)
             }
             None => {
@@ -218,7 +217,10 @@ pub fn parse(text: &str, file: &str) -> Result<ModelSpec> {
     }
     if let Some(r) = rules.iter().find(|r| !r.used) {
         // A rule that covers nothing is almost always a typo in its glob.
-        return Err(at(r.span.start, "this rule matches no tensor without an explicit init (a typo in the glob?)".into()));
+        return Err(at(
+            r.span.start,
+            "this rule matches no tensor without an explicit init (a typo in the glob?)".into(),
+        ));
     }
     Ok(ModelSpec { seed, dtype, layout, tensors, source: format!("spec {file}"), hf_config: None })
 }
