@@ -148,9 +148,12 @@ impl AuditReport {
     }
 }
 
+/// The files of a checkpoint and, when it has an index, its weight map.
+pub type CheckpointFiles = (Vec<PathBuf>, Option<BTreeMap<String, String>>);
+
 /// The safetensors files of a checkpoint path (a file, or a folder with or
-/// without `model.safetensors.index.json`), and the problems of its index.
-pub fn checkpoint_files(path: &Path) -> Result<(Vec<PathBuf>, Option<BTreeMap<String, String>>)> {
+/// without `model.safetensors.index.json`), and the index's weight map.
+pub fn checkpoint_files(path: &Path) -> Result<CheckpointFiles> {
     let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
     if meta.is_file() {
         return Ok((vec![path.to_path_buf()], None));
@@ -364,10 +367,8 @@ fn audit_tensor(
         fail.push(format!("{} NaN and {} Inf values", s.nan, s.inf));
     }
     if let Some(e) = expected {
-        if let Some(want) = &e.shape {
-            if *want != t.shape {
-                fail.push(format!("shape {:?} but the spec says {:?}", t.shape, want));
-            }
+        if let Some(want) = e.shape.as_ref().filter(|w| **w != t.shape) {
+            fail.push(format!("shape {:?} but the spec says {:?}", t.shape, want));
         }
         let shape = Shape::new(t.shape.clone())?;
         match e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {

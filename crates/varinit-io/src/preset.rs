@@ -177,7 +177,7 @@ impl LlamaArch {
                 return bad(format!("{k} must be at least 1"));
             }
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return bad(format!(
                 "num_attention_heads = {} must be a multiple of num_key_value_heads = {}",
                 self.num_attention_heads, self.num_key_value_heads
@@ -318,7 +318,7 @@ impl Gpt2Arch {
                 return Err(IoError::Usage(format!("{k} must be at least 1")));
             }
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(IoError::Usage(format!(
                 "n_embd = {} must be a multiple of n_head = {}",
                 self.n_embd, self.n_head
@@ -407,7 +407,8 @@ impl<'a> Settings<'a> {
             let k = k.trim();
             if !valid.contains(&k) {
                 return Err(IoError::Usage(format!(
-                    "preset {preset} has no setting {k:?}; it takes: {}",
+                    "preset {preset} has no setting {k:?}{}; it takes: {}",
+                    closest(k, valid).map_or(String::new(), |s| format!(" (did you mean {s:?}?)")),
                     valid.join(", ")
                 )));
             }
@@ -541,7 +542,7 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
                 a.num_key_value_heads = a.num_attention_heads;
             }
             s.int("num_key_value_heads", &mut a.num_key_value_heads)?;
-            a.head_dim = if a.num_attention_heads > 0 { a.hidden_size / a.num_attention_heads } else { 0 };
+            a.head_dim = a.hidden_size.checked_div(a.num_attention_heads).unwrap_or(0);
             s.int("head_dim", &mut a.head_dim)?;
             s.int("vocab_size", &mut a.vocab_size)?;
             s.boolean("tie_word_embeddings", &mut a.tie_word_embeddings)?;
@@ -623,7 +624,7 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
             Ok(model("mlp", style, &s.describe(), tensors, None))
         }
         _ => {
-            let suggestion = PRESETS.iter().find(|p| p.starts_with(&preset[..preset.len().min(2)]));
+            let suggestion = closest(preset, PRESETS);
             Err(IoError::Usage(format!(
                 "unknown preset {preset:?}{}; presets: {}",
                 suggestion.map_or(String::new(), |s| format!(" (did you mean {s:?}?)")),
@@ -631,6 +632,25 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
             )))
         }
     }
+}
+
+/// The candidate within a third of its length in edits (a plausible typo).
+fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let dist = |a: &str, b: &str| {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            let mut prev = row[0];
+            row[0] = i;
+            for j in 1..=b.len() {
+                let cur = row[j];
+                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(prev + usize::from(a[i - 1] != b[j - 1]));
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    candidates.iter().map(|c| (dist(input, c), *c)).min().filter(|(d, c)| *d <= (c.len() / 3).max(1)).map(|(_, c)| c)
 }
 
 fn model(name: &str, style: &str, settings: &str, tensors: Vec<TensorSpec>, config: Option<Value>) -> ModelSpec {

@@ -56,6 +56,10 @@ pub struct Args {
     /// Write into a non-empty folder (replacing files of the same names, removing stale shards).
     #[arg(long)]
     pub force: bool,
+    /// Do not sync files to disk before renaming them into place (as save_pretrained and torch.save do not):
+    /// faster on slow disks; an error or Ctrl-C still leaves no complete-looking file.
+    #[arg(long)]
+    pub no_sync: bool,
     /// One JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -138,6 +142,7 @@ pub fn run(a: Args) -> CliResult {
         cancel: Some(&cancel),
         progress: Some(&progress),
         piece_bytes: checkpoint::PIECE_BYTES,
+        sync: !a.no_sync,
     };
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = rayon::ThreadPoolBuilder::new()
