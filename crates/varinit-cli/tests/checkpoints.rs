@@ -266,3 +266,34 @@ fn audit_flags_mismatches_and_malformed_files() {
     let (code, err) = fails(&["audit", "/nonexistent.safetensors"]);
     assert!(code == 1 && err.contains("nonexistent"), "{err}");
 }
+
+/// A real full disk: a 3 MB tmpfs, where the machine lets us mount one (root
+/// on Linux); elsewhere the library's failing-sink test covers the path.
+#[cfg(target_os = "linux")]
+#[test]
+fn full_disk_leaves_no_complete_looking_file() {
+    struct Mount(std::path::PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("cannot mount a tmpfs here: full-disk CLI test skipped (the library test covers ENOSPC)");
+        return;
+    }
+    let _guard = Mount(mnt.clone());
+    let out = mnt.join("out");
+    let (code, err) = fails(&["init", "--preset", "mlp", "--set", "dims=1024,1024,1024", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("No space left on device") && err.contains("removed"), "{err}");
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "no file left at all");
+}
