@@ -45,6 +45,8 @@ pub const KS_SAMPLE: usize = 1 << 18;
 pub const KS_P_MIN: f64 = 1e-6;
 /// Elements per parallel statistics job.
 const STATS_CHUNK: usize = 1 << 20;
+/// Elements per window of the single pass over a tensor (released after).
+const WINDOW_ELEMS: usize = 16 * STATS_CHUNK;
 
 /// What to check against.
 #[derive(Default)]
@@ -349,17 +351,59 @@ fn audit_tensor(
     };
     let data = f.data(t);
     let size = dtype.size();
-    let parts: Vec<Summary> = data
-        .par_chunks(STATS_CHUNK * size)
-        .map(|c| {
-            let mut s = Summary::default();
-            for e in c.chunks_exact(size) {
-                s.push(decode(dtype, e));
+    // What the verdict will need besides the statistics: the KS sample and,
+    // with `exact`, the regenerated stream. Everything is gathered in one
+    // pass over windows of the map, each released once read, so the
+    // resident memory stays at about one window whatever the tensor's size.
+    let resolved = expected.and_then(|e| {
+        let shape = Shape::new(t.shape.clone()).ok()?;
+        e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }).ok().map(|r| (r, shape))
+    });
+    let wants_ks = resolved.as_ref().is_some_and(|(r, _)| r.cdf(0.0).is_some() && is_iid(r));
+    let regen = match (exact, expected, &resolved) {
+        (true, Some(e), Some((_, shape))) => match e.seed {
+            Some(seed) => Some(TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.layout.into())?),
+            None => {
+                rep.notes.push("no seed known: not regenerated".into());
+                None
             }
-            s.finish()
-        })
-        .collect();
-    let s = parts.iter().fold(Summary::default().finish(), |a, b| a.merge(b));
+        },
+        _ => None,
+    };
+    let total = t.numel as usize;
+    let m = if wants_ks { total.min(KS_SAMPLE) } else { 0 };
+    let mut sample = Vec::with_capacity(m);
+    let mut next_sample = 0usize; // index into 0..m of the next sample to take
+    let mut summary = Summary::default().finish();
+    let mut same = true;
+    for (w, window) in data.chunks(WINDOW_ELEMS * size).enumerate() {
+        let first = w * WINDOW_ELEMS;
+        let parts: Vec<Summary> = window
+            .par_chunks(STATS_CHUNK * size)
+            .map(|c| {
+                let mut s = Summary::default();
+                for e in c.chunks_exact(size) {
+                    s.push(decode(dtype, e));
+                }
+                s.finish()
+            })
+            .collect();
+        summary = parts.iter().fold(summary, |a, b| a.merge(b));
+        let last = first + window.len() / size;
+        while next_sample < m {
+            let k = (next_sample as u128 * total as u128 / m as u128) as usize;
+            if k >= last {
+                break;
+            }
+            sample.push(decode(dtype, &window[(k - first) * size..(k - first + 1) * size]));
+            next_sample += 1;
+        }
+        if let Some(ti) = &regen {
+            same &= regenerate_equal(ti, dtype, first as u64, window)?;
+        }
+        f.release_range(t, (first * size) as u64, (last * size) as u64);
+    }
+    let s = summary;
     rep.zero_share = (s.count > 0).then(|| s.zeros as f64 / s.count as f64);
     rep.stats = Some(s);
     let mut fail = Vec::new();
@@ -370,27 +414,21 @@ fn audit_tensor(
         if let Some(want) = e.shape.as_ref().filter(|w| **w != t.shape) {
             fail.push(format!("shape {:?} but the spec says {:?}", t.shape, want));
         }
-        let shape = Shape::new(t.shape.clone())?;
-        match e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {
-            Err(err) => fail.push(format!("scheme {} does not fit the shape: {err}", e.init)),
-            Ok(r) => {
-                let check = verdict(&r, &shape, dtype, data, &s, &mut fail);
+        match &resolved {
+            None => {
+                let shape = Shape::new(t.shape.clone())?;
+                if let Err(err) = e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {
+                    fail.push(format!("scheme {} does not fit the shape: {err}", e.init));
+                }
+            }
+            Some((r, shape)) => {
+                let check = verdict(r, shape, dtype, &mut sample, &s, &mut fail);
                 let mut check = Check { scheme: e.init.to_string(), source: e.source, ..check };
-                if exact {
-                    check.exact = match e.seed {
-                        None => {
-                            rep.notes.push("no seed known: not regenerated".into());
-                            None
-                        }
-                        Some(seed) => {
-                            let ti = TensorInit::new(seed, &t.name, &e.init, shape, e.layout.into())?;
-                            let same = regenerate_equal(&ti, dtype, data)?;
-                            if !same {
-                                fail.push("differs from varinit's stream for its seed, name and scheme".into());
-                            }
-                            Some(same)
-                        }
-                    };
+                if regen.is_some() {
+                    if !same {
+                        fail.push("differs from varinit's stream for its seed, name and scheme".into());
+                    }
+                    check.exact = Some(same);
                 }
                 rep.check = Some(check);
             }
@@ -404,26 +442,40 @@ fn audit_tensor(
     Ok(rep)
 }
 
-fn regenerate_equal(ti: &TensorInit, dtype: DType, data: &[u8]) -> Result<bool> {
+/// Whether `data`, the bytes of elements `start ..`, equal varinit's stream.
+fn regenerate_equal(ti: &TensorInit, dtype: DType, start: u64, data: &[u8]) -> Result<bool> {
     let size = dtype.size();
-    let piece = STATS_CHUNK * size;
     if !ti.resolved().is_elementwise() {
-        let mut one = vec![0u8; size.min(data.len())];
+        let mut one = vec![0u8; size];
         ti.fill_bytes(dtype, 0, &mut one, Par::Seq)?;
     }
     let results: Vec<Result<bool>> = data
-        .par_chunks(piece)
+        .par_chunks(STATS_CHUNK * size)
         .enumerate()
         .map(|(i, c)| {
             let mut buf = vec![0u8; c.len()];
-            ti.fill_bytes(dtype, (i * STATS_CHUNK) as u64, &mut buf, Par::Seq)?;
+            ti.fill_bytes(dtype, start + (i * STATS_CHUNK) as u64, &mut buf, Par::Seq)?;
             Ok(buf == c)
         })
         .collect();
     results.into_iter().try_fold(true, |acc, r| Ok(acc && r?))
 }
 
-fn verdict(r: &Resolved, shape: &Shape, dtype: DType, data: &[u8], s: &Summary, fail: &mut Vec<String>) -> Check {
+fn is_iid(r: &Resolved) -> bool {
+    matches!(
+        r,
+        Resolved::Uniform { .. } | Resolved::Normal { .. } | Resolved::TruncNormal { .. } | Resolved::Sparse { .. }
+    )
+}
+
+fn verdict(
+    r: &Resolved,
+    shape: &Shape,
+    dtype: DType,
+    sample: &mut [f64],
+    s: &Summary,
+    fail: &mut Vec<String>,
+) -> Check {
     let (em, es) = r.expected_moments(shape);
     let mut check = Check {
         scheme: String::new(),
@@ -487,18 +539,10 @@ fn verdict(r: &Resolved, shape: &Shape, dtype: DType, data: &[u8], s: &Summary, 
                     fail.push(format!("values in [{}, {}] leave the support [{lo}, {hi}]", s.min, s.max));
                 }
             }
-            if r.cdf(0.0).is_some() && s.count > 0 && s.nan == 0 && s.inf == 0 {
-                let size = dtype.size();
-                let total = s.count as usize;
-                let m = total.min(KS_SAMPLE);
-                let mut sample: Vec<f64> = (0..m)
-                    .map(|i| {
-                        let k = (i as u128 * total as u128 / m as u128) as usize;
-                        decode(dtype, &data[k * size..(k + 1) * size])
-                    })
-                    .collect();
+            if !sample.is_empty() && s.nan == 0 && s.inf == 0 {
+                let m = sample.len();
                 sample.sort_unstable_by(f64::total_cmp);
-                let d = ks_rounded(&sample, |x| r.cdf(x).unwrap_or(f64::NAN), |x| rounding_cell(dtype, x));
+                let d = ks_rounded(sample, |x| r.cdf(x).unwrap_or(f64::NAN), |x| rounding_cell(dtype, x));
                 let p = varinit::stats::ks_p_value(d, m);
                 check.ks = Some(Ks { statistic: d, p_value: p, n: m });
                 if p < KS_P_MIN {

@@ -277,17 +277,24 @@ impl SafetensorsFile {
     /// Tell the kernel that a tensor's pages will not be read again soon, so
     /// they leave this process's resident set.
     pub fn release(&self, t: &TensorInfo) {
+        self.release_range(t, 0, t.end - t.begin);
+    }
+
+    /// [`SafetensorsFile::release`] for bytes `start .. end` of a tensor's data.
+    pub fn release_range(&self, t: &TensorInfo, start: u64, end: u64) {
         #[cfg(unix)]
         if let Some(m) = &self.mmap {
             let page = 4096usize;
-            let start = (self.data_start + t.begin as usize) / page * page;
-            let end = self.data_start + t.end as usize;
-            // SAFETY: the map is a read-only view of a file; dropping its
-            // pages only means they are read from the file again if needed.
-            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+            let from = (self.data_start + (t.begin + start) as usize) / page * page;
+            let to = (self.data_start + (t.begin + end.min(t.end - t.begin)) as usize).min(m.len());
+            if to > from {
+                // SAFETY: the map is a read-only view of a file; dropping its
+                // pages only means they are read from the file again if needed.
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+            }
         }
         #[cfg(not(unix))]
-        let _ = t;
+        let _ = (t, start, end);
     }
 }
 

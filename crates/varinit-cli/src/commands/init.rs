@@ -116,9 +116,15 @@ pub fn run(a: Args) -> CliResult {
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let c = Arc::clone(&cancel);
-        // A second Ctrl-C while cleaning up is not needed: the flag is checked every piece.
-        ctrlc::set_handler(move || c.store(true, Ordering::Relaxed))
-            .map_err(|e| CliError::failure(format!("cannot install the Ctrl-C handler: {e}")))?;
+        // The first Ctrl-C asks the writer to stop and clean up (it checks between
+        // pieces); a second one, say during a long final sync, exits at once and
+        // may leave a hidden `.NAME.partial-PID` file, never a complete-looking one.
+        ctrlc::set_handler(move || {
+            if c.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+        })
+        .map_err(|e| CliError::failure(format!("cannot install the Ctrl-C handler: {e}")))?;
     }
     let to_write = plan.bytes_of(worker);
     let bar = std::io::stderr().is_terminal().then(|| {
