@@ -297,3 +297,81 @@ fn full_disk_leaves_no_complete_looking_file() {
     assert!(err.contains("No space left on device") && err.contains("removed"), "{err}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "no file left at all");
 }
+
+/// Whole-matrix schemes, mixed dtypes and rules: still the same bytes under
+/// any thread count and worker split, and the audit passes them.
+#[test]
+fn structured_schemes_and_mixed_dtypes_are_split_invariant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("m.toml");
+    fs::write(
+        &spec,
+        r#"
+seed = 5
+dtype = "bf16"
+
+[[tensor]]
+name = "rnn.weight_hh"
+shape = [96, 96]
+init = "orthogonal(gain=relu)"
+
+[[tensor]]
+name = "conv.weight"
+shape = [16, 8, 3, 3]
+init = "delta_orthogonal"
+dtype = "f32"
+
+[[tensor]]
+name = "sparse.weight"
+shape = [64, 40]
+init = "sparse(0.25, std=0.02)"
+dtype = "f64"
+
+[[tensor]]
+name = "id.weight"
+shape = [32, 32]
+init = "eye"
+
+[[tensor]]
+name = "fc.weight"
+shape = [300, 200]
+init = "trunc_normal(std=0.02, a=-0.04, b=0.04)"
+dtype = "f16"
+
+[[tensor]]
+name = "fc.bias"
+shape = [300]
+
+[[tensor]]
+name = "head.weight"
+shape = [7, 300]
+
+[[rule]]
+match = "*.bias"
+init = "constant(0.1)"
+
+[[rule]]
+match = "head.*"
+init = "glorot_uniform"
+"#,
+    )
+    .unwrap();
+    let s = spec.to_str().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let d = tmp.path().join(name);
+        let mut args = vec!["init", "--spec", s, "--max-shard-size", "40kB", "-o", d.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        ok(&args);
+        d
+    };
+    let want = hashes(&run("a", &["--threads", "1"]));
+    assert!(want.len() >= 4, "{want:?}");
+    assert_eq!(hashes(&run("b", &["--threads", "2"])), want);
+    let c = tmp.path().join("c");
+    for w in ["1/2", "0/2"] {
+        ok(&["init", "--spec", s, "--max-shard-size", "40kB", "-o", c.to_str().unwrap(), "--worker", w]);
+    }
+    assert_eq!(hashes(&c), want);
+    let out = ok(&["audit", c.to_str().unwrap(), "--exact"]);
+    assert!(out.contains("7 pass, 0 fail"), "{out}");
+}

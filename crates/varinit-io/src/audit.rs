@@ -555,8 +555,10 @@ fn verdict(
 }
 
 /// KS statistic of a sorted sample of rounded values against the rounded
-/// distribution: the CDF jumps at each representable `x` from F(lo) to
-/// F(hi), where [lo, hi] is the interval of reals rounding to `x`.
+/// distribution: the CDF jumps at each representable `x` from F(lo-) to
+/// F(hi), where [lo, hi] is the interval of reals rounding to `x` (a point
+/// for f32 and f64) and F(lo-) the limit from the left, which matters where
+/// the distribution has an atom.
 fn ks_rounded(sorted: &[f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f64, f64)) -> f64 {
     let n = sorted.len() as f64;
     let mut d: f64 = 0.0;
@@ -568,7 +570,8 @@ fn ks_rounded(sorted: &[f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f
             j += 1;
         }
         let (lo, hi) = cell(x);
-        d = d.max((cdf(lo) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
+        // left limit below the cell, so an atom (sparse's zeros) counts only once it is reached
+        d = d.max((cdf(lo.next_down()) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
         i = j;
     }
     d
