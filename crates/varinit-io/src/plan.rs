@@ -205,11 +205,13 @@ fn base_metadata(spec: &ModelSpec) -> BTreeMap<String, String> {
     ])
 }
 
-/// The index as transformers writes it: sorted keys, two-space indent.
+/// The index as transformers 5.24 writes it: sorted keys, two-space indent,
+/// `total_parameters` and `total_size` (bytes of tensor data).
 fn index_json(tensors: &[PlannedTensor], shards: &[Shard], total: u64) -> Vec<u8> {
     let map: BTreeMap<&str, &str> =
         tensors.iter().map(|t| (t.init.name(), shards[t.shard].file_name.as_str())).collect();
-    let v = serde_json::json!({"metadata": {"total_size": total}, "weight_map": map});
+    let params: u64 = tensors.iter().map(|t| t.init.numel()).sum();
+    let v = serde_json::json!({"metadata": {"total_parameters": params, "total_size": total}, "weight_map": map});
     let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
     s.push('\n');
     s.into_bytes()

@@ -131,7 +131,7 @@ pub fn run(a: Args) -> CliResult {
         let pb = indicatif::ProgressBar::new(to_write);
         pb.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+                "{bar:40} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta} {msg}",
             )
             .expect("valid template"),
         );
