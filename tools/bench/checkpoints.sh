@@ -36,9 +36,9 @@ for rep in $(seq "$REPS"); do
   BYTES=$(stat -c %s "$DIR/vi/model.safetensors"); rm -rf "$DIR/vi"; sync
   $T "varinit (--no-sync): %e s wall, %U s user, %S s sys" "$V" init --preset llama --dtype bf16 -o "$DIR/vi" --no-sync >/dev/null
   rm -rf "$DIR/vi"; sync
-  $T "dd conv=fsync: %e s wall" dd if=/dev/zero of="$DIR/dd.bin" bs=16M count=$((BYTES / 16777216 + 1)) conv=fsync status=none
+  $T "dd conv=fsync: %e s wall, %S s sys" dd if=/dev/zero of="$DIR/dd.bin" bs=16M count=$((BYTES / 16777216 + 1)) conv=fsync status=none
   rm -f "$DIR/dd.bin"; sync
-  $T "dd (no sync): %e s wall" dd if=/dev/zero of="$DIR/dd.bin" bs=16M count=$((BYTES / 16777216 + 1)) status=none
+  $T "dd (no sync): %e s wall, %S s sys" dd if=/dev/zero of="$DIR/dd.bin" bs=16M count=$((BYTES / 16777216 + 1)) status=none
   rm -f "$DIR/dd.bin"; sync
   $T "transformers total: %e s wall, %U s user, %M KB max RSS" "$PY" "$DIR/hf_baseline.py" "$DIR/hf" 2>&1 | grep -E "^transformers"
   rm -rf "$DIR/hf"; sync
