@@ -1,0 +1,578 @@
+//! Signal propagation through a plain deep network, measured.
+//!
+//! [`simulate`] builds a fully connected network of `depth` layers of
+//! `width` units (`h_l = x_{l-1} W_l^T + b_l`, `x_l = phi(h_l)`), draws its
+//! weights with [`TensorInit`] (so a run is a pure function of the seed and
+//! the scheme: tensor `layer{l}.weight`, shape `(width, fan_in)`, PyTorch
+//! layout), pushes a batch through it, and back-propagates a random output
+//! gradient `g ~ N(0, 1)` (tensor `output_grad`). Per layer it records
+//!
+//! - forward: the second moment `E[h^2]` of the pre-activations (over all
+//!   units and inputs), their variance across the batch (averaged over
+//!   units), the share of dead units (no input of the batch passes a
+//!   gradient: `|phi'(h)| < 1e-6` for all of them) and, for saturating
+//!   activations, the share of saturated pre-activations (`phi'(h)` below
+//!   5% of `phi'(0)`);
+//! - backward: the second moment of the gradient with respect to the
+//!   pre-activations, `delta_l = dL/dh_l`, and of the gradient with respect
+//!   to the weights, `dW_l = delta_l^T x_{l-1} / B` (a batch-mean loss);
+//!
+//! next to the mean-field prediction (see [`crate::theory::meanfield`])
+//! computed from the same weight and bias variances: `q_l = sigma_w,l^2
+//! E[phi(sqrt(q_{l-1}) z)^2] + sigma_b,l^2` starting from the inputs'
+//! second moment, `E[delta_l^2] = E[delta_{l+1}^2] (width sigma_w,l+1^2 /
+//! fan_in) E[phi'(sqrt(q_l) z)^2]`, and `E[dW_l^2] = E[delta_l^2] E[x_{l-1}^2] / B`.
+//!
+//! The matrix products run in `f32` through faer, one network per thread
+//! ([`simulate_all`] runs several networks in parallel), so the numbers do
+//! not depend on the thread count either. Statistics accumulate in `f64`.
+//!
+//! LSUV (Mishkin & Matas 2015, "All you need is a good init") is the
+//! data-dependent [`WeightInit::Lsuv`]: orthogonal weights, then layer by
+//! layer `W <- W / sqrt(Var[h])` until `|Var[h] - 1| < tol` or `max_iter`
+//! rescalings, measured on the simulation's own batch.
+
+use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Mat, Par as FaerPar};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::fan::Layout;
+use crate::gain::Activation;
+use crate::kernels::Par;
+use crate::scheme::Init;
+use crate::shape::Shape;
+use crate::tensor::TensorInit;
+use crate::theory::meanfield::{derivative_second_moment, second_moment};
+
+/// How the weights of a simulated network are initialised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WeightInit {
+    /// A scheme of the grammar, resolved per layer.
+    Scheme(Init),
+    /// Layer-sequential unit-variance (Mishkin & Matas 2015).
+    Lsuv {
+        /// Stop when `|Var[h] - 1| < tol`.
+        tol: f64,
+        /// At most this many rescalings per layer.
+        max_iter: u32,
+    },
+}
+
+impl WeightInit {
+    /// LSUV with the paper's settings: tolerance 0.1, at most 10 iterations.
+    pub const LSUV: WeightInit = WeightInit::Lsuv { tol: 0.1, max_iter: 10 };
+
+    /// The scheme string (`lsuv` for LSUV).
+    pub fn label(&self) -> String {
+        match self {
+            WeightInit::Scheme(i) => i.to_string(),
+            WeightInit::Lsuv { .. } => "lsuv".into(),
+        }
+    }
+}
+
+/// The network's inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    /// `batch` vectors of `width` independent N(0, 1) values (tensor `input`).
+    Gaussian,
+    /// Rows of a data set (row-major, `rows x cols`); the first `batch` rows are used.
+    Data {
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns (the first layer's fan-in).
+        cols: usize,
+        /// The values, row-major.
+        values: Vec<f32>,
+    },
+}
+
+/// The shape of the simulated network and of the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Units per layer (>= 1).
+    pub width: usize,
+    /// Number of layers (>= 1).
+    pub depth: usize,
+    /// Inputs per batch (>= 2, so that a variance across the batch exists).
+    pub batch: usize,
+    /// Bias scheme (for a tensor of shape `[width]`), or none.
+    pub bias: Option<Init>,
+    /// Seed of every tensor.
+    pub seed: u64,
+    /// The inputs.
+    pub inputs: Inputs,
+}
+
+/// One layer's measurements and predictions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerStats {
+    /// 1-based layer index.
+    pub layer: usize,
+    /// The layer's fan-in.
+    pub fan_in: usize,
+    /// `fan_in * E[W^2]` (nominal for a scheme, measured for LSUV).
+    pub sigma_w2: f64,
+    /// `E[b^2]`.
+    pub sigma_b2: f64,
+    /// Measured `E[h^2]`.
+    pub second_moment: f64,
+    /// Mean-field `q_l`.
+    pub predicted_second_moment: f64,
+    /// Variance of `h` across the batch, averaged over units.
+    pub variance: f64,
+    /// Share of units that pass no gradient for any input of the batch.
+    pub dead: f64,
+    /// Share of saturated pre-activations (saturating activations only).
+    pub saturated: Option<f64>,
+    /// Measured `E[delta^2]`, `delta = dL/dh`.
+    pub grad_second_moment: f64,
+    /// Mean-field prediction of `E[delta^2]`.
+    pub predicted_grad_second_moment: f64,
+    /// Measured `E[dW^2]`.
+    pub weight_grad_second_moment: f64,
+    /// Mean-field prediction of `E[dW^2]`.
+    pub predicted_weight_grad_second_moment: f64,
+    /// LSUV rescalings applied to this layer.
+    pub lsuv_iterations: Option<u32>,
+}
+
+/// One simulated network.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Run {
+    /// The activation, as written back (`tanh`, `leaky_relu(0.2)`).
+    pub activation: String,
+    /// The weight scheme string (`lsuv` for LSUV).
+    pub init: String,
+    /// Second moment of the inputs, `E[x_0^2]`.
+    pub input_second_moment: f64,
+    /// Per layer, first to last.
+    pub layers: Vec<LayerStats>,
+}
+
+impl Run {
+    /// Forward factor over the whole depth, `E[h_L^2] / E[h_1^2]`.
+    pub fn forward_total(&self) -> f64 {
+        let (a, b) = (self.layers[0].second_moment, self.layers[self.layers.len() - 1].second_moment);
+        b / a
+    }
+    /// Backward factor over the whole depth, `E[delta_1^2] / E[delta_L^2]`.
+    pub fn backward_total(&self) -> f64 {
+        let (a, b) = (self.layers[0].grad_second_moment, self.layers[self.layers.len() - 1].grad_second_moment);
+        a / b
+    }
+}
+
+fn usage(param: &str, value: impl ToString, reason: &str) -> Error {
+    Error::InvalidParameter {
+        scheme: "propagate".into(),
+        param: param.into(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Network {
+    /// Check the sizes and the inputs.
+    pub fn validate(&self) -> Result<()> {
+        if self.width == 0 {
+            return Err(usage("width", 0, "must be at least 1"));
+        }
+        if self.depth == 0 {
+            return Err(usage("depth", 0, "must be at least 1"));
+        }
+        if self.batch < 2 {
+            return Err(usage(
+                "batch",
+                self.batch,
+                "must be at least 2 (a variance across the batch needs two inputs)",
+            ));
+        }
+        let too_big = |what: &str| usage(what, "", "the network does not fit in memory");
+        self.width
+            .checked_mul(self.batch)
+            .and_then(|x| x.checked_mul(self.depth + 1))
+            .ok_or_else(|| too_big("width"))?;
+        if let Inputs::Data { rows, cols, values } = &self.inputs {
+            if *cols == 0 || rows.checked_mul(*cols) != Some(values.len()) {
+                return Err(usage("data", format!("{rows}x{cols}"), "the data matrix is empty or inconsistent"));
+            }
+            if self.batch > *rows {
+                return Err(usage(
+                    "batch",
+                    self.batch,
+                    &format!("the data set has only {rows} rows; use --batch {rows} or fewer"),
+                ));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(usage("data", "", "contains a value that is not a finite number"));
+            }
+        }
+        Ok(())
+    }
+
+    fn input_dim(&self) -> usize {
+        match &self.inputs {
+            Inputs::Gaussian => self.width,
+            Inputs::Data { cols, .. } => *cols,
+        }
+    }
+
+    fn fan_in(&self, layer: usize) -> usize {
+        if layer == 1 { self.input_dim() } else { self.width }
+    }
+}
+
+/// Draw a tensor as an `f32` column-major faer matrix `rows x cols` from
+/// the row-major stream.
+fn draw(seed: u64, name: &str, init: &Init, rows: usize, cols: usize) -> Result<(Mat<f32>, f64)> {
+    let shape = Shape::new(vec![rows as u64, cols as u64])?;
+    let t = TensorInit::new(seed, name, init, shape.clone(), Layout::Torch.into())?;
+    let (m, s) = t.resolved().expected_moments(&shape);
+    let v: Vec<f32> = t.to_vec(Par::Seq)?;
+    Ok((Mat::from_fn(rows, cols, |i, j| v[i * cols + j]), m * m + s * s))
+}
+
+fn draw_bias(seed: u64, name: &str, init: &Init, n: usize) -> Result<(Vec<f32>, f64)> {
+    let shape = Shape::new(vec![n as u64])?;
+    let t = TensorInit::new(seed, name, init, shape.clone(), Layout::Torch.into())?;
+    let (m, s) = t.resolved().expected_moments(&shape);
+    Ok((t.to_vec(Par::Seq)?, m * m + s * s))
+}
+
+/// The batch as a `batch x input_dim` matrix.
+fn input_matrix(net: &Network) -> Result<Mat<f32>> {
+    match &net.inputs {
+        Inputs::Gaussian => {
+            let unit = Init::Normal { mean: 0.0, std: 1.0 };
+            Ok(draw(net.seed, "input", &unit, net.batch, net.width)?.0)
+        }
+        Inputs::Data { cols, values, .. } => Ok(Mat::from_fn(net.batch, *cols, |i, j| values[i * cols + j])),
+    }
+}
+
+fn mean_sq(m: &Mat<f32>) -> f64 {
+    mean_sq_ref(m.as_ref())
+}
+
+fn mean_sq_ref(m: faer::MatRef<'_, f32>) -> f64 {
+    let mut s = 0.0f64;
+    for j in 0..m.ncols() {
+        s += m.col(j).iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
+    }
+    s / (m.nrows() * m.ncols()).max(1) as f64
+}
+
+/// Variance over all entries.
+fn variance_all(m: &Mat<f32>) -> f64 {
+    let n = (m.nrows() * m.ncols()) as f64;
+    let mut s = 0.0f64;
+    let mut s2 = 0.0f64;
+    for j in 0..m.ncols() {
+        for &x in m.col(j).iter() {
+            s += f64::from(x);
+            s2 += f64::from(x) * f64::from(x);
+        }
+    }
+    let mean = s / n;
+    (s2 / n - mean * mean).max(0.0)
+}
+
+/// h = x W^T + b.
+fn linear(x: &Mat<f32>, w: &Mat<f32>, b: Option<&[f32]>) -> Mat<f32> {
+    let mut h = Mat::<f32>::zeros(x.nrows(), w.nrows());
+    matmul(h.as_mut(), Accum::Replace, x.as_ref(), w.transpose(), 1.0f32, FaerPar::Seq);
+    if let Some(b) = b {
+        for (j, &bj) in b.iter().enumerate() {
+            for v in h.col_mut(j).iter_mut() {
+                *v += bj;
+            }
+        }
+    }
+    h
+}
+
+/// `(phi(h), phi'(h))` element by element.
+fn apply(act: Activation, h: &Mat<f32>) -> (Mat<f32>, Mat<f32>) {
+    let (r, c) = (h.nrows(), h.ncols());
+    let mut x = Mat::<f32>::zeros(r, c);
+    let mut d = Mat::<f32>::zeros(r, c);
+    for j in 0..c {
+        let hc = h.col(j).try_as_col_major().expect("contiguous column").as_slice();
+        let xc = x.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
+        for (o, &v) in xc.iter_mut().zip(hc) {
+            *o = act.value(f64::from(v)) as f32;
+        }
+        let dc = d.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
+        for (o, &v) in dc.iter_mut().zip(hc) {
+            *o = act.derivative(f64::from(v)) as f32;
+        }
+    }
+    (x, d)
+}
+
+/// `a * b` element by element, into `a`.
+fn hadamard(a: &mut Mat<f32>, b: &Mat<f32>) {
+    for j in 0..a.ncols() {
+        let bc = b.col(j).try_as_col_major().expect("contiguous column").as_slice();
+        let ac = a.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
+        for (x, y) in ac.iter_mut().zip(bc) {
+            *x *= y;
+        }
+    }
+}
+
+/// Simulate one network with one activation and one weight scheme.
+pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run> {
+    net.validate()?;
+    if let WeightInit::Lsuv { tol, max_iter } = init
+        && (!tol.is_finite() || *tol <= 0.0 || *max_iter == 0)
+    {
+        return Err(usage("lsuv", format!("tol={tol}, max_iter={max_iter}"), "needs tol > 0 and max_iter >= 1"));
+    }
+    let (n, depth, batch) = (net.width, net.depth, net.batch);
+    let x0 = input_matrix(net)?;
+    let input_second_moment = mean_sq(&x0);
+
+    // Forward, drawing (and for LSUV calibrating) each layer in turn.
+    let mut weights: Vec<Mat<f32>> = Vec::with_capacity(depth);
+    let mut biases: Vec<Option<Vec<f32>>> = Vec::with_capacity(depth);
+    let mut sw2 = Vec::with_capacity(depth);
+    let mut sb2 = Vec::with_capacity(depth);
+    let mut lsuv_iters = Vec::with_capacity(depth);
+    let mut pre: Vec<Mat<f32>> = Vec::with_capacity(depth);
+    // outputs phi(h_l) (index l-1) and derivatives phi'(h_l)
+    let mut outs: Vec<Mat<f32>> = Vec::with_capacity(depth);
+    let mut ders: Vec<Mat<f32>> = Vec::with_capacity(depth);
+    for l in 1..=depth {
+        let fan_in = net.fan_in(l);
+        let (b, b2) = match &net.bias {
+            Some(bi) => {
+                let (v, m2) = draw_bias(net.seed, &format!("layer{l}.bias"), bi, n)?;
+                (Some(v), m2)
+            }
+            None => (None, 0.0),
+        };
+        let (mut w, w2) = match init {
+            WeightInit::Scheme(s) => draw(net.seed, &format!("layer{l}.weight"), s, n, fan_in)?,
+            WeightInit::Lsuv { .. } => {
+                draw(net.seed, &format!("layer{l}.weight"), &Init::Orthogonal { gain: 1.0 }, n, fan_in)?
+            }
+        };
+        let x = outs.last().unwrap_or(&x0);
+        let mut h = linear(x, &w, b.as_deref());
+        let mut w2 = w2;
+        let mut iters = None;
+        if let WeightInit::Lsuv { tol, max_iter } = *init {
+            let mut k = 0;
+            loop {
+                let v = variance_all(&h);
+                if (v - 1.0).abs() < tol || k >= max_iter || v <= 0.0 || !v.is_finite() {
+                    break;
+                }
+                let s = (1.0 / v.sqrt()) as f32;
+                for j in 0..w.ncols() {
+                    for e in w.col_mut(j).iter_mut() {
+                        *e *= s;
+                    }
+                }
+                h = linear(x, &w, b.as_deref());
+                k += 1;
+            }
+            iters = Some(k);
+            w2 = mean_sq(&w);
+        }
+        let (xo, d) = apply(act, &h);
+        outs.push(xo);
+        ders.push(d);
+        sw2.push(fan_in as f64 * w2);
+        sb2.push(b2);
+        lsuv_iters.push(iters);
+        weights.push(w);
+        biases.push(b);
+        pre.push(h);
+    }
+
+    // Backward from g ~ N(0, 1).
+    let unit = Init::Normal { mean: 0.0, std: 1.0 };
+    let (g, _) = draw(net.seed, "output_grad", &unit, batch, n)?;
+    let mut delta = g;
+    hadamard(&mut delta, &ders[depth - 1]);
+    let mut grad2 = vec![0.0; depth];
+    let mut wgrad2 = vec![0.0; depth];
+    let mut dw = Mat::<f32>::zeros(n, n.max(x0.ncols()));
+    for l in (1..=depth).rev() {
+        grad2[l - 1] = mean_sq(&delta);
+        let xin = if l == 1 { &x0 } else { &outs[l - 2] };
+        let mut dwl = dw.as_mut().submatrix_mut(0, 0, n, xin.ncols());
+        matmul(dwl.rb_mut(), Accum::Replace, delta.transpose(), xin.as_ref(), 1.0 / batch as f32, FaerPar::Seq);
+        wgrad2[l - 1] = mean_sq_ref(dwl.rb());
+        if l > 1 {
+            let mut up = Mat::<f32>::zeros(batch, n);
+            matmul(up.as_mut(), Accum::Replace, delta.as_ref(), weights[l - 1].as_ref(), 1.0f32, FaerPar::Seq);
+            hadamard(&mut up, &ders[l - 2]);
+            delta = up;
+        }
+    }
+
+    // Mean-field predictions with the same sigma_w^2, sigma_b^2 per layer.
+    let mut q = vec![0.0; depth];
+    let mut x2_in = vec![0.0; depth]; // E[x_{l-1}^2]
+    for l in 0..depth {
+        x2_in[l] = if l == 0 { input_second_moment } else { second_moment(act, q[l - 1]) };
+        q[l] = sw2[l] * x2_in[l] + sb2[l];
+    }
+    let mut gp = vec![0.0; depth];
+    gp[depth - 1] = derivative_second_moment(act, q[depth - 1]);
+    for l in (0..depth - 1).rev() {
+        let back = sw2[l + 1] * n as f64 / net.fan_in(l + 2) as f64;
+        gp[l] = gp[l + 1] * back * derivative_second_moment(act, q[l]);
+    }
+
+    let phi0 = act.derivative(0.0).abs();
+    let layers = (0..depth)
+        .map(|l| {
+            let h = &pre[l];
+            let (dead, sat, var) = unit_stats(act, h, &ders[l], phi0);
+            LayerStats {
+                layer: l + 1,
+                fan_in: net.fan_in(l + 1),
+                sigma_w2: sw2[l],
+                sigma_b2: sb2[l],
+                second_moment: mean_sq(h),
+                predicted_second_moment: q[l],
+                variance: var,
+                dead,
+                saturated: sat,
+                grad_second_moment: grad2[l],
+                predicted_grad_second_moment: gp[l],
+                weight_grad_second_moment: wgrad2[l],
+                predicted_weight_grad_second_moment: gp[l] * x2_in[l] / batch as f64,
+                lsuv_iterations: lsuv_iters[l],
+            }
+        })
+        .collect();
+    Ok(Run { activation: act.to_string(), init: init.label(), input_second_moment, layers })
+}
+
+/// Dead units, saturated share and variance across the batch (mean over units).
+fn unit_stats(act: Activation, h: &Mat<f32>, der: &Mat<f32>, phi0: f64) -> (f64, Option<f64>, f64) {
+    let (b, n) = (h.nrows(), h.ncols());
+    let mut dead = 0usize;
+    let mut sat = 0usize;
+    let mut var = 0.0f64;
+    for j in 0..n {
+        let mut alive = false;
+        let (mut s, mut s2) = (0.0f64, 0.0f64);
+        for (&v, &d) in h.col(j).iter().zip(der.col(j).iter()) {
+            let v = f64::from(v);
+            let d = f64::from(d).abs();
+            alive |= d >= 1e-6;
+            if d < 0.05 * phi0 {
+                sat += 1;
+            }
+            s += v;
+            s2 += v * v;
+        }
+        if !alive {
+            dead += 1;
+        }
+        let m = s / b as f64;
+        var += (s2 / b as f64 - m * m).max(0.0) * b as f64 / (b as f64 - 1.0);
+    }
+    let saturated = act.saturates().then(|| sat as f64 / (b * n) as f64);
+    (dead as f64 / n as f64, saturated, var / n as f64)
+}
+
+/// Simulate every (activation, scheme) pair, in parallel over the pairs
+/// when `par` is [`Par::Rayon`]; results in the order activation-major.
+pub fn simulate_all(net: &Network, pairs: &[(Activation, WeightInit)], par: Par) -> Result<Vec<Run>> {
+    net.validate()?;
+    match par {
+        Par::Seq => pairs.iter().map(|(a, i)| simulate(net, *a, i)).collect(),
+        Par::Rayon => pairs.par_iter().map(|(a, i)| simulate(net, *a, i)).collect(),
+    }
+}
+
+/// How a signal's second moment changes over depth.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trend {
+    /// Within a factor of 2 over the whole depth.
+    Stable {
+        /// Last / first.
+        total: f64,
+    },
+    /// Changes at first, then stays within 25% over the second half (a
+    /// fixed point `q*` other than the starting value).
+    Settles {
+        /// The last value.
+        level: f64,
+        /// Last / first.
+        total: f64,
+    },
+    /// Keeps changing, but ever more slowly: over the second half by less
+    /// than half the average rate per layer (a power law, like tanh's
+    /// approach to `q* = 0` at `sigma_w = 1`).
+    Slow {
+        /// Factor per layer over the second half.
+        late_per_layer: f64,
+        /// Last / first.
+        total: f64,
+    },
+    /// Changes by a roughly constant factor per layer.
+    Exponential {
+        /// Geometric-mean factor per layer.
+        per_layer: f64,
+        /// Last / first.
+        total: f64,
+    },
+}
+
+impl Trend {
+    /// Classify a sequence of positive values (first to last in the
+    /// direction the signal travels).
+    pub fn of(values: &[f64]) -> Trend {
+        let n = values.len();
+        if n < 2 {
+            return Trend::Stable { total: 1.0 };
+        }
+        let total = values[n - 1] / values[0];
+        if (0.5..=2.0).contains(&total) {
+            return Trend::Stable { total };
+        }
+        let mid = n / 2;
+        let late_total = values[n - 1] / values[mid];
+        if (0.8..=1.25).contains(&late_total) {
+            return Trend::Settles { level: values[n - 1], total };
+        }
+        let per_layer = total.powf(1.0 / (n - 1) as f64);
+        let late = late_total.powf(1.0 / (n - 1 - mid).max(1) as f64);
+        if late.ln().abs() < 0.5 * per_layer.ln().abs() {
+            Trend::Slow { late_per_layer: late, total }
+        } else {
+            Trend::Exponential { per_layer, total }
+        }
+    }
+
+    /// Whether it is [`Trend::Stable`].
+    pub fn is_stable(&self) -> bool {
+        matches!(self, Trend::Stable { .. })
+    }
+}
+
+/// What a run shows: the forward signal and the gradients.
+pub fn trends(run: &Run) -> (Trend, Trend) {
+    let fwd: Vec<f64> = run.layers.iter().map(|l| l.second_moment).collect();
+    let bwd: Vec<f64> = run.layers.iter().rev().map(|l| l.grad_second_moment).collect();
+    (Trend::of(&fwd), Trend::of(&bwd))
+}
+
+/// What the mean-field prediction for the same network shows.
+pub fn predicted_trends(run: &Run) -> (Trend, Trend) {
+    let fwd: Vec<f64> = run.layers.iter().map(|l| l.predicted_second_moment).collect();
+    let bwd: Vec<f64> = run.layers.iter().rev().map(|l| l.predicted_grad_second_moment).collect();
+    (Trend::of(&fwd), Trend::of(&bwd))
+}
