@@ -4,6 +4,7 @@
 
 mod commands;
 mod output;
+mod plot;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,12 @@ enum Command {
     Sample(commands::sample::Args),
     /// List every scheme with its parameters.
     Schemes(commands::schemes::Args),
+    /// Simulate a plain deep network: variance of signals and gradients per layer vs mean-field theory.
+    Propagate(commands::propagate::Args),
+    /// The edge of chaos (chi_1 = 1) of an activation: sigma_w^2, q*, depth scales, the init to use.
+    Critical(commands::critical::Args),
+    /// The ordered/chaotic phase diagram of an activation in (sigma_w^2, sigma_b^2).
+    Phase(commands::phase::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +46,9 @@ fn main() -> ExitCode {
         Command::Fans(a) => commands::fans::run(a),
         Command::Sample(a) => commands::sample::run(a),
         Command::Schemes(a) => commands::schemes::run(a),
+        Command::Propagate(a) => commands::propagate::run(a),
+        Command::Critical(a) => commands::critical::run(a),
+        Command::Phase(a) => commands::phase::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
