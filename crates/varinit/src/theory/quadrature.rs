@@ -334,7 +334,9 @@ mod tests {
     #[test]
     fn composite_agrees_with_hermite_on_smooth_functions() {
         let (_, leg) = rules();
-        for std in [0.1, 0.5, 1.0] {
+        // (at std 1 the 96-point Hermite rule is only good to ~3e-11 for tanh,
+        // whose poles are pi/2 from the real axis: hence HERMITE_MAX_STD = 0.5)
+        for std in [0.1, 0.25, 0.5] {
             let f = |x: f64, _z: f64| libm::tanh(x).powi(2);
             let gh = rules().0.apply(|z| f(std * z, z));
             let gl = composite(&f, 0.0, std, &mut vec![-Z_MAX, Z_MAX], leg);
@@ -346,7 +348,7 @@ mod tests {
     fn point_mass_limit() {
         assert_eq!(expect(|x, _| x * x, 3.0, 0.0, &[]), 9.0);
         // relu'(x)^2 as std -> 0 at the kink: half the mass on each side
-        assert_eq!(expect(|x, _| if x > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0, &[0.0]), 0.5);
-        assert_eq!(expect(|x, _| if x.abs() < 1.0 { 1.0 } else { 0.0 }, 1.0, 0.0, &[-1.0, 1.0]), 0.5);
+        assert!((expect(|x, _| if x > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0, &[0.0]) - 0.5).abs() < 1e-15);
+        assert!((expect(|x, _| if x.abs() < 1.0 { 1.0 } else { 0.0 }, 1.0, 0.0, &[-1.0, 1.0]) - 0.5).abs() < 1e-15);
     }
 }
