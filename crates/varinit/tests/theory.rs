@@ -167,6 +167,13 @@ fn tanh_edge_of_chaos_matches_independent_computation() {
         close(p.chi_q, fd, 1e-8, "chi_q = dq'/dq");
         close(p.xi_q, -1.0 / p.chi_q.ln(), 1e-14, "xi_q");
     }
+    // ELU is chaotic in a window of sigma_w^2 for small biases (chi_1 is not
+    // monotone there): scipy gives 1.5337183316394682 with q* = 1.300912569945654.
+    let p = *critical(Activation::Elu { alpha: 1.0 }, 0.05, 1.0).unwrap().point().unwrap();
+    close(p.sigma_w2, 1.5337183316394682, 1e-10, "elu critical sigma_w^2");
+    close(p.q_star, 1.300912569945654, 1e-10, "elu q*");
+    // GELU, like ReLU, reaches chi_1 = 1 only as q* grows without bound.
+    assert!(critical(Activation::Gelu, 0.1, 1.0).unwrap().point().is_none());
     // sigma_b = 0: sigma_w = 1 with q* = 0
     let p = *critical(Activation::Tanh, 0.0, 1.0).unwrap().point().unwrap();
     assert_eq!((p.sigma_w2, p.q_star), (1.0, 0.0));

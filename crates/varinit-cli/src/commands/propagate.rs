@@ -198,17 +198,20 @@ fn factor(x: f64) -> String {
 fn trend_text(what: &str, t: &Trend, depth: usize) -> String {
     match *t {
         Trend::Stable { total } => format!("{what} stable (x{} over {depth} layers)", factor(total)),
-        Trend::Settles { level, total } => {
-            format!("{what} settles at {:.3} (x{} from layer 1 to {depth})", level, factor(total))
-        }
+        Trend::Settles { level, total, steady } => format!(
+            "{what} x{} within the first layers, then steady (x{:.3} per layer; ends at {})",
+            factor(total),
+            steady,
+            factor(level)
+        ),
         Trend::Exponential { per_layer, total } => {
             format!("{what} x{:.2} per layer (x{} after {depth} layers)", per_layer, factor(total))
         }
-        Trend::Slow { late_per_layer, total } => format!(
-            "{what} {} like a power law, not exponentially (x{} after {depth} layers, x{:.3} per layer at the end)",
-            if total < 1.0 { "shrinks" } else { "grows" },
+        Trend::Uneven { total, first, second } => format!(
+            "{what} x{} over {depth} layers, not exponentially (x{:.3} per layer in the first half, x{:.3} in the second)",
             factor(total),
-            late_per_layer
+            first,
+            second
         ),
     }
 }
@@ -216,26 +219,19 @@ fn trend_text(what: &str, t: &Trend, depth: usize) -> String {
 /// One direction's verdict: the measured trend, unless the mean field
 /// predicts stability and the run only drifted by finite-width
 /// fluctuations (a few percent per layer, which shrink as 1/width).
-fn direction_text(what: &str, measured: &Trend, predicted: &Trend, depth: usize) -> (bool, String) {
+fn direction_text(what: &str, measured: &Trend, predicted: &Trend, depth: usize) -> Option<String> {
     if measured.is_stable() {
-        return (true, String::new());
+        return None;
     }
-    if let (
-        Trend::Stable { .. },
-        Trend::Exponential { per_layer, total } | Trend::Slow { late_per_layer: per_layer, total },
-    ) = (predicted, measured)
-        && (per_layer.ln()).abs() < 0.03
-    {
-        return (
-            true,
-            format!(
-                "{what} stable in theory; this run drifted x{} over {depth} layers (x{:.3} per layer: finite-width noise)",
-                factor(*total),
-                per_layer
-            ),
-        );
+    let per_layer = measured.total().powf(1.0 / (depth.max(2) - 1) as f64);
+    if predicted.is_stable() && per_layer.ln().abs() < 0.03 {
+        return Some(format!(
+            "{what} stable in theory; this run drifted x{} over {depth} layers (x{:.3} per layer: finite-width noise)",
+            factor(measured.total()),
+            per_layer
+        ));
     }
-    (false, trend_text(what, measured, depth))
+    Some(trend_text(what, measured, depth))
 }
 
 /// The verdict on one run, computed from its measurements.
@@ -243,29 +239,26 @@ pub fn verdict(run: &Run, label: &str) -> String {
     let depth = run.layers.len();
     let (f, b) = trends(run);
     let (pf, pb) = predicted_trends(run);
-    let (f_ok, f_text) = direction_text("forward variance", &f, &pf, depth);
-    let (b_ok, b_text) = direction_text("gradients", &b, &pb, depth);
-    let total = |t: &Trend| match *t {
-        Trend::Stable { total }
-        | Trend::Settles { total, .. }
-        | Trend::Slow { total, .. }
-        | Trend::Exponential { total, .. } => total,
-    };
-    if f_ok && b_ok && f_text.is_empty() && b_text.is_empty() {
+    let parts: Vec<String> =
+        [direction_text("forward variance", &f, &pf, depth), direction_text("gradients", &b, &pb, depth)]
+            .into_iter()
+            .flatten()
+            .collect();
+    if parts.is_empty() {
         return format!(
             "{label}: stable (forward x{}, gradients x{} over {depth} layers)",
-            factor(total(&f)),
-            factor(total(&b))
+            factor(f.total()),
+            factor(b.total())
         );
     }
-    let parts: Vec<String> = [f_text, b_text].into_iter().filter(|t| !t.is_empty()).collect();
-    let head = if f_ok && b_ok { "stable; " } else { "" };
-    let stable_side = match (f_ok && parts.len() < 2 && !b_ok, b_ok && parts.len() < 2 && !f_ok) {
-        (true, _) => "; forward variance stable",
-        (_, true) => "; gradients stable",
-        _ => "",
-    };
-    format!("{label}: {head}{}{stable_side}", parts.join("; "))
+    let mut text = parts.join("; ");
+    if f.is_stable() {
+        text.push_str(&format!("; forward variance stable (x{})", factor(f.total())));
+    }
+    if b.is_stable() {
+        text.push_str(&format!("; gradients stable (x{})", factor(b.total())));
+    }
+    format!("{label}: {text}")
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -319,7 +312,13 @@ pub fn run(a: Args) -> CliResult {
     let verdicts: Vec<String> = runs.iter().zip(&labels).map(|(r, l)| verdict(r, l)).collect();
 
     if let Some(path) = &a.plot {
-        plot(path, &net, &runs, &labels)?;
+        let inputs = match &a.data {
+            None => "inputs N(0, 1)".to_string(),
+            Some(p) => {
+                format!("inputs: {}", p.file_name().map_or(p.display().to_string(), |f| f.to_string_lossy().into()))
+            }
+        };
+        plot(path, &net, &inputs, &runs, &labels)?;
     }
     let input_text = match (&a.data, a.raw) {
         (None, _) => format!("{} inputs ~ N(0, 1) of dimension {}", a.batch, a.width),
@@ -480,7 +479,7 @@ fn csv_field(s: &str) -> String {
     if s.contains(',') || s.contains('"') { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-fn plot(path: &Path, net: &Network, runs: &[Run], labels: &[String]) -> Result<(), CliError> {
+fn plot(path: &Path, net: &Network, inputs: &str, runs: &[Run], labels: &[String]) -> Result<(), CliError> {
     let mut fwd = Vec::new();
     let mut bwd = Vec::new();
     for (k, (r, l)) in runs.iter().zip(labels).enumerate() {
@@ -497,7 +496,7 @@ fn plot(path: &Path, net: &Network, runs: &[Run], labels: &[String]) -> Result<(
     bwd.push(theory);
     let fig = Panels {
         title: format!(
-            "Signal through {} layers of {} units (batch {}): measured (solid) vs mean-field theory (dashed)",
+            "Signal through {} layers of {} units, batch {}, {inputs}: measured (solid) vs mean field (dashed)",
             net.depth, net.width, net.batch
         ),
         panels: vec![

@@ -183,6 +183,7 @@ pub fn draw_panels<DB: DrawingBackend>(
             .y_desc(panel.y_label.as_str())
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
+            .y_labels(12)
             .y_label_formatter(&|y| fmt_power(*y))
             .x_label_formatter(&|x| format!("{}", x.round()))
             .light_line_style(RGBColor(235, 235, 235))

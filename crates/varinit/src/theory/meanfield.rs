@@ -525,7 +525,7 @@ pub fn critical(act: Activation, sigma_b2: f64, q0: f64) -> Result<CriticalSearc
             Some(v) => {
                 lo = w;
                 h_lo = v;
-                w *= 2.0;
+                w *= 1.25;
             }
             None => {
                 // Find where q* stops being finite.
@@ -539,6 +539,21 @@ pub fn critical(act: Activation, sigma_b2: f64, q0: f64) -> Result<CriticalSearc
                     }
                 }
                 let boundary = 0.5 * (a + b);
+                // chi_1 need not be monotone in sigma_w^2 (ELU with a small bias
+                // is chaotic in a window): look between the last grid point and
+                // the boundary more finely before giving up.
+                let steps = 64;
+                let mut prev = (lo, h_lo);
+                for k in 1..steps {
+                    let x = lo + (boundary - lo) * k as f64 / steps as f64;
+                    if let Some(v) = h(x)? {
+                        if v >= 0.0 {
+                            let root = solve(|y| h(y).ok().flatten().unwrap_or(1.0), prev.0, prev.1, x, v);
+                            return Ok(CriticalSearch::Found(MeanField::new(act, root, sigma_b2)?.analyze(q0)?));
+                        }
+                        prev = (x, v);
+                    }
+                }
                 return Ok(CriticalSearch::NotFound {
                     reason: format!(
                         "{act} with sigma_b^2 = {sigma_b2}: chi_1 < 1 wherever the length map has a fixed point, \

@@ -505,22 +505,26 @@ pub enum Trend {
         /// Last / first.
         total: f64,
     },
-    /// Changes at first, then stays within 25% over the second half (a
-    /// fixed point `q*` other than the starting value).
+    /// Changes in a few layers, then holds: the median change per layer
+    /// is below 2% (the length map reaching a fixed point `q*` other than
+    /// the starting value, or gradients through that transient).
     Settles {
         /// The last value.
         level: f64,
         /// Last / first.
         total: f64,
+        /// Median factor per layer.
+        steady: f64,
     },
-    /// Keeps changing, but ever more slowly: over the second half by less
-    /// than half the average rate per layer (a power law, like tanh's
-    /// approach to `q* = 0` at `sigma_w = 1`).
-    Slow {
-        /// Factor per layer over the second half.
-        late_per_layer: f64,
+    /// Keeps changing, at clearly different rates in the two halves (a
+    /// power law, like tanh's approach to `q* = 0` at `sigma_w = 1`).
+    Uneven {
         /// Last / first.
         total: f64,
+        /// Factor per layer over the first half.
+        first: f64,
+        /// Factor per layer over the second half.
+        second: f64,
     },
     /// Changes by a roughly constant factor per layer.
     Exponential {
@@ -543,23 +547,39 @@ impl Trend {
         if (0.5..=2.0).contains(&total) {
             return Trend::Stable { total };
         }
-        let mid = n / 2;
-        let late_total = values[n - 1] / values[mid];
-        if (0.8..=1.25).contains(&late_total) {
-            return Trend::Settles { level: values[n - 1], total };
-        }
-        let per_layer = total.powf(1.0 / (n - 1) as f64);
-        let late = late_total.powf(1.0 / (n - 1 - mid).max(1) as f64);
-        if late.ln().abs() < 0.5 * per_layer.ln().abs() {
-            Trend::Slow { late_per_layer: late, total }
+        let mut logs: Vec<f64> = values.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        logs.sort_by(f64::total_cmp);
+        let median = if logs.len() % 2 == 1 {
+            logs[logs.len() / 2]
         } else {
-            Trend::Exponential { per_layer, total }
+            0.5 * (logs[logs.len() / 2 - 1] + logs[logs.len() / 2])
+        };
+        if median.abs() < 1.02f64.ln() {
+            return Trend::Settles { level: values[n - 1], total, steady: median.exp() };
+        }
+        let mid = n / 2;
+        let first = (values[mid] / values[0]).ln() / mid.max(1) as f64;
+        let second = (values[n - 1] / values[mid]).ln() / (n - 1 - mid).max(1) as f64;
+        if (first - second).abs() > 0.5 * first.abs().max(second.abs()) {
+            Trend::Uneven { total, first: first.exp(), second: second.exp() }
+        } else {
+            Trend::Exponential { per_layer: total.powf(1.0 / (n - 1) as f64), total }
         }
     }
 
     /// Whether it is [`Trend::Stable`].
     pub fn is_stable(&self) -> bool {
         matches!(self, Trend::Stable { .. })
+    }
+
+    /// Last / first.
+    pub fn total(&self) -> f64 {
+        match *self {
+            Trend::Stable { total }
+            | Trend::Settles { total, .. }
+            | Trend::Uneven { total, .. }
+            | Trend::Exponential { total, .. } => total,
+        }
     }
 }
 
