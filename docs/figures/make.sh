@@ -17,6 +17,10 @@ $v propagate --plot docs/figures/propagate-default.png > /dev/null
 $v propagate --data "$digits" -a relu -i xavier_normal,kaiming_normal,lsuv --plot docs/figures/propagate-digits-relu.png \
     > docs/figures/propagate-digits-relu.txt
 
+# The same with 3x3 convolutions (64 channels) on the 8x8 digit images.
+$v propagate --data "$digits" --conv 3 -n 64 -B 128 -L 30 -a relu -i xavier_normal,kaiming_normal,lsuv \
+    --plot docs/figures/propagate-digits-conv.png > docs/figures/propagate-digits-conv.txt
+
 # tanh at the edge of chaos for sigma_b^2 = 0.05 (sigma_w^2 = 1.76095, from `varinit critical tanh --sigma-b2 0.05`),
 # next to an ordered and a chaotic sigma_w^2.
 $v propagate -a tanh -i "normal(std=sqrt(1.2/512)),normal(std=sqrt(1.76095/512)),normal(std=sqrt(3/512))" \

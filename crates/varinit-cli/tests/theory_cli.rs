@@ -111,6 +111,11 @@ fn propagate_outputs_and_plots() {
             assert!(s.contains("<svg") && s.contains("xavier+tanh") && s.contains("layer"));
         }
     }
+    let conv = ok(&["propagate", "-L", "3", "-n", "8", "-B", "4", "--conv", "3", "--image", "5", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&conv).unwrap();
+    assert_eq!(v["runs"][0]["layers"][1]["fan_in"].as_u64(), Some(72));
+    usage_error(&["propagate", "-L", "3", "-n", "8", "-B", "4", "--conv", "4"], "must be odd");
+    usage_error(&["propagate", "-L", "3", "-n", "8", "-B", "4", "--image", "4"], "--image needs --conv");
     let lsuv = ok(&["propagate", "-L", "4", "-n", "32", "-B", "16", "-a", "tanh", "-i", "lsuv"]);
     assert!(lsuv.contains("LSUV:") && lsuv.contains("lsuv it"), "{lsuv}");
 }

@@ -11,7 +11,7 @@ use varinit::theory::gains::numeric_gain;
 use varinit::theory::meanfield::{
     CriticalSearch, MeanField, Phase, critical, derivative_second_moment, mean, second_moment,
 };
-use varinit::theory::propagate::{Inputs, Network, WeightInit, simulate};
+use varinit::theory::propagate::{Conv, Inputs, Network, WeightInit, simulate};
 
 fn close(a: f64, b: f64, rel: f64, what: &str) {
     assert!((a - b).abs() <= rel * b.abs() + 1e-15, "{what}: {a} vs {b} (rel {:.2e})", ((a - b) / b).abs());
@@ -240,7 +240,7 @@ fn bad_parameters_are_errors() {
 // Simulation against theory (width >= 256)
 
 fn net(width: usize, depth: usize, batch: usize, seed: u64) -> Network {
-    Network { width, depth, batch, bias: None, seed, inputs: Inputs::Gaussian }
+    Network { width, depth, batch, bias: None, seed, inputs: Inputs::Gaussian, conv: None }
 }
 
 fn scheme(s: &str) -> WeightInit {
@@ -317,6 +317,7 @@ fn tanh_at_the_edge_of_chaos_keeps_gradients() {
             bias: Some(format!("normal(std={})", b2.sqrt()).parse().unwrap()),
             seed,
             inputs: Inputs::Data { rows: batch, cols: width, values },
+            conv: None,
         };
         let std = (w2 / width as f64).sqrt();
         let r = simulate(&net, Activation::Tanh, &scheme(&format!("normal(std={std})"))).unwrap();
@@ -365,4 +366,48 @@ fn simulation_is_reproducible_and_validates() {
     let data = Network { inputs: Inputs::Data { rows: 4, cols: 3, values: vec![0.0; 12] }, ..net(8, 2, 8, 0) };
     let e = simulate(&data, Activation::Relu, &scheme("xavier_normal")).unwrap_err().to_string();
     assert!(e.contains("only 4 rows"), "{e}");
+}
+
+#[test]
+fn convolutions_follow_the_same_mean_field() {
+    // 3x3 kernels on 8x8 images with 64 channels: fan_in = 576.
+    let conv = Some(Conv { kernel: 3, size: 8 });
+    let n = |seed| Network { conv, ..net(64, 20, 8, seed) };
+    let mut ratios = Vec::new();
+    for seed in 0..2 {
+        let r = simulate(&n(seed), Activation::Relu, &scheme("kaiming_normal")).unwrap();
+        assert_eq!(r.layers[0].fan_in, 576);
+        close(r.layers[1].sigma_w2, 2.0, 1e-12, "kaiming sigma_w^2 from the 4-D fan");
+        let l = &r.layers;
+        let f = l[19].second_moment / l[0].second_moment;
+        let b = l[0].grad_second_moment / l[19].grad_second_moment;
+        assert!((0.5..2.0).contains(&f) && (0.5..2.0).contains(&b), "kaiming conv: x{f}, x{b}");
+        // weight gradients sum over the batch and the 64 pixels: the prediction
+        // holds up to the finite-width drift of E[delta^2] and E[x^2] (a pixel
+        // factor of 64 off would fail by far)
+        for x in l {
+            let ratio = x.weight_grad_second_moment / x.predicted_weight_grad_second_moment;
+            assert!((0.25..4.0).contains(&ratio), "layer {}: dW ratio {ratio}", x.layer);
+        }
+        let r = simulate(&n(seed), Activation::Relu, &scheme("xavier_normal")).unwrap();
+        let l = &r.layers;
+        // xavier with fan_in = fan_out = 576: sigma_w^2 = 1, halved per layer
+        ratios.push((l[19].second_moment / l[0].second_moment).powf(1.0 / 19.0));
+    }
+    for r in ratios {
+        assert!((r - 0.5).abs() < 0.04 * 0.5, "xavier conv ratio {r}");
+    }
+    // images from data: 2 channels of 4x4
+    let values: Vec<f32> = (0..6 * 32).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+    let data = Network {
+        inputs: Inputs::Data { rows: 6, cols: 32, values },
+        conv: Some(Conv { kernel: 3, size: 4 }),
+        ..net(16, 3, 6, 0)
+    };
+    let r = simulate(&data, Activation::Tanh, &WeightInit::LSUV).unwrap();
+    assert_eq!(r.layers[0].fan_in, 18);
+    let bad = Network { conv: Some(Conv { kernel: 3, size: 5 }), ..data.clone() };
+    assert!(simulate(&bad, Activation::Tanh, &scheme("xavier_normal")).unwrap_err().to_string().contains("multiple"));
+    let even = Network { conv: Some(Conv { kernel: 2, size: 4 }), ..data };
+    assert!(simulate(&even, Activation::Tanh, &scheme("xavier_normal")).is_err());
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
-use varinit::theory::propagate::{Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate_all, trends};
+use varinit::theory::propagate::{
+    Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate_all, trends,
+};
 use varinit::{Activation, Init, Par};
 
 use crate::commands::critical::jnum;
@@ -45,6 +47,14 @@ pub struct Args {
     /// With --data: use the values as they are instead of standardising each column to mean 0, variance 1.
     #[arg(long)]
     pub raw: bool,
+    /// Convolutional layers with KxK kernels (odd K, stride 1, circular padding) instead of dense
+    /// ones; --width is then the number of channels.
+    #[arg(long, value_name = "K")]
+    pub conv: Option<usize>,
+    /// With --conv: the image side. Default: 8, or for --data the side of a square one-channel image
+    /// (64 columns: 8x8).
+    #[arg(long, value_name = "S")]
+    pub image: Option<usize>,
     /// Seed of every tensor (weights `layer{l}.weight`, inputs, output gradient).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -195,8 +205,22 @@ fn factor(x: f64) -> String {
     }
 }
 
-fn trend_text(what: &str, t: &Trend, depth: usize) -> String {
+/// `backward`: the values run from the last layer to the first.
+fn trend_text(what: &str, t: &Trend, depth: usize, backward: bool) -> String {
     match *t {
+        Trend::OutOfRange { index, overflow, per_layer } => {
+            let layer = if backward { depth - index } else { index + 1 };
+            let rate = if per_layer.is_finite() {
+                format!(" (x{} per layer before)", factor(per_layer))
+            } else {
+                String::new()
+            };
+            if overflow {
+                format!("{what}: overflow of f32 at layer {layer}{rate}")
+            } else {
+                format!("{what}: exactly 0 from layer {layer} on{rate}")
+            }
+        }
         Trend::Stable { total } => format!("{what} stable (x{} over {depth} layers)", factor(total)),
         Trend::Settles { level, total, steady } => format!(
             "{what} x{} within the first layers, then steady (x{:.3} per layer; ends at {})",
@@ -219,19 +243,19 @@ fn trend_text(what: &str, t: &Trend, depth: usize) -> String {
 /// One direction's verdict: the measured trend, unless the mean field
 /// predicts stability and the run only drifted by finite-width
 /// fluctuations (a few percent per layer, which shrink as 1/width).
-fn direction_text(what: &str, measured: &Trend, predicted: &Trend, depth: usize) -> Option<String> {
+fn direction_text(what: &str, measured: &Trend, predicted: &Trend, depth: usize, backward: bool) -> Option<String> {
     if measured.is_stable() {
         return None;
     }
     let per_layer = measured.total().powf(1.0 / (depth.max(2) - 1) as f64);
-    if predicted.is_stable() && per_layer.ln().abs() < 0.03 {
+    if predicted.is_stable() && per_layer.is_finite() && per_layer.ln().abs() < 0.03 {
         return Some(format!(
             "{what} stable in theory; this run drifted x{} over {depth} layers (x{:.3} per layer: finite-width noise)",
             factor(measured.total()),
             per_layer
         ));
     }
-    Some(trend_text(what, measured, depth))
+    Some(trend_text(what, measured, depth, backward))
 }
 
 /// The verdict on one run, computed from its measurements.
@@ -240,7 +264,7 @@ pub fn verdict(run: &Run, label: &str) -> String {
     let (f, b) = trends(run);
     let (pf, pb) = predicted_trends(run);
     let parts: Vec<String> =
-        [direction_text("forward variance", &f, &pf, depth), direction_text("gradients", &b, &pb, depth)]
+        [direction_text("forward variance", &f, &pf, depth, false), direction_text("gradients", &b, &pb, depth, true)]
             .into_iter()
             .flatten()
             .collect();
@@ -300,7 +324,35 @@ pub fn run(a: Args) -> CliResult {
             Inputs::Data { rows, cols, values: v.into_iter().map(|x| x as f32).collect() }
         }
     };
-    let net = Network { width: a.width, depth: a.depth, batch: a.batch, bias: bias.clone(), seed: a.seed, inputs };
+    let conv = match a.conv {
+        None => {
+            if a.image.is_some() {
+                return Err(CliError::usage("--image needs --conv K"));
+            }
+            None
+        }
+        Some(kernel) => {
+            let size = match (a.image, &inputs) {
+                (Some(s), _) => s,
+                (None, Inputs::Gaussian) => 8,
+                (None, Inputs::Data { cols, .. }) => {
+                    let s = (*cols as f64).sqrt().round() as usize;
+                    if s * s != *cols {
+                        return Err(CliError::usage(format!(
+                            "--conv: the data has {cols} columns, not a square image; give the side with --image S"
+                        )));
+                    }
+                    s
+                }
+            };
+            if kernel == 0 || size == 0 {
+                return Err(CliError::usage("--conv and --image must be at least 1"));
+            }
+            Some(Conv { kernel, size })
+        }
+    };
+    let net =
+        Network { width: a.width, depth: a.depth, batch: a.batch, bias: bias.clone(), seed: a.seed, inputs, conv };
     net.validate()?;
     let pairs: Vec<(Activation, WeightInit)> =
         inits.iter().flat_map(|i| acts.iter().map(move |&x| (x, i.clone()))).collect();
@@ -321,7 +373,10 @@ pub fn run(a: Args) -> CliResult {
         plot(path, &net, &inputs, &runs, &labels)?;
     }
     let input_text = match (&a.data, a.raw) {
-        (None, _) => format!("{} inputs ~ N(0, 1) of dimension {}", a.batch, a.width),
+        (None, _) => match conv {
+            None => format!("{} inputs ~ N(0, 1) of dimension {}", a.batch, a.width),
+            Some(c) => format!("{} images ~ N(0, 1) of {} channels", a.batch, a.width) + &format!(" x {0}x{0}", c.size),
+        },
         (Some(p), raw) => {
             format!("the first {} rows of {}{}", a.batch, p.display(), if raw { "" } else { " (columns standardised)" })
         }
@@ -390,10 +445,18 @@ pub fn run(a: Args) -> CliResult {
         return Ok(());
     }
     let every = a.every.unwrap_or((a.depth / 10).max(1));
+    let layers_text = match conv {
+        None => format!("{} fully connected layers of {} units", a.depth, a.width),
+        Some(c) => format!(
+            "{} convolutional layers of {} channels ({k}x{k} kernels, {s}x{s} images, circular padding)",
+            a.depth,
+            a.width,
+            k = c.kernel,
+            s = c.size
+        ),
+    };
     println!(
-        "Plain network: {} fully connected layers of {} units, {}, {}, seed {}.",
-        a.depth,
-        a.width,
+        "Plain network: {layers_text}, {}, {}, seed {}.",
         input_text,
         match &a.bias {
             Some(b) => format!("biases {b}"),
@@ -496,8 +559,12 @@ fn plot(path: &Path, net: &Network, inputs: &str, runs: &[Run], labels: &[String
     bwd.push(theory);
     let fig = Panels {
         title: format!(
-            "Signal through {} layers of {} units, batch {}, {inputs}: measured (solid) vs mean field (dashed)",
-            net.depth, net.width, net.batch
+            "Signal through {} {} layers of {} {}, batch {}, {inputs}: measured (solid) vs mean field (dashed)",
+            net.depth,
+            if net.conv.is_some() { "conv" } else { "dense" },
+            net.width,
+            if net.conv.is_some() { "channels" } else { "units" },
+            net.batch
         ),
         panels: vec![
             Panel {

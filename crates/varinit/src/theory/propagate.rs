@@ -8,8 +8,8 @@
 //! gradient `g ~ N(0, 1)` (tensor `output_grad`). Per layer it records
 //!
 //! - forward: the second moment `E[h^2]` of the pre-activations (over all
-//!   units and inputs), their variance across the batch (averaged over
-//!   units), the share of dead units (no input of the batch passes a
+//!   units and inputs), their variance across the batch (and, for
+//!   convolutions, the positions; averaged over units), the share of dead units (no input of the batch passes a
 //!   gradient: `|phi'(h)| < 1e-6` for all of them) and, for saturating
 //!   activations, the share of saturated pre-activations (`phi'(h)` below
 //!   5% of `phi'(0)`);
@@ -22,6 +22,9 @@
 //! E[phi(sqrt(q_{l-1}) z)^2] + sigma_b,l^2` starting from the inputs'
 //! second moment, `E[delta_l^2] = E[delta_{l+1}^2] (width sigma_w,l+1^2 /
 //! fan_in) E[phi'(sqrt(q_l) z)^2]`, and `E[dW_l^2] = E[delta_l^2] E[x_{l-1}^2] / B`.
+//!
+//! With [`Network::conv`] the layers are 2-D convolutions (see [`Conv`]),
+//! computed as matrix products of image patches (im2col).
 //!
 //! The matrix products run in `f32` through faer, one network per thread
 //! ([`simulate_all`] runs several networks in parallel), so the numbers do
@@ -104,6 +107,21 @@ pub struct Network {
     pub seed: u64,
     /// The inputs.
     pub inputs: Inputs,
+    /// Convolutional layers instead of fully connected ones.
+    pub conv: Option<Conv>,
+}
+
+/// 2-D convolutions: `kernel x kernel`, stride 1, circular padding, on
+/// `size x size` images; `width` is the number of channels. The weight of
+/// layer `l` is `(width, channels_in, kernel, kernel)` (PyTorch layout), so
+/// every scheme sees `fan_in = channels_in * kernel^2`. The mean field is the
+/// same as for dense layers with that fan-in (Xiao et al. 2018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv {
+    /// Kernel side (odd).
+    pub kernel: usize,
+    /// Image side.
+    pub size: usize,
 }
 
 /// One layer's measurements and predictions.
@@ -195,6 +213,27 @@ impl Network {
             .checked_mul(self.batch)
             .and_then(|x| x.checked_mul(self.depth + 1))
             .ok_or_else(|| too_big("width"))?;
+        if let Some(c) = self.conv {
+            if c.kernel % 2 == 0 || c.kernel > c.size {
+                return Err(usage(
+                    "kernel",
+                    c.kernel,
+                    &format!("must be odd and at most the image size {} (circular padding)", c.size),
+                ));
+            }
+            if c.size == 0 {
+                return Err(usage("image size", 0, "must be at least 1"));
+            }
+            if let Inputs::Data { cols, .. } = &self.inputs
+                && cols % (c.size * c.size) != 0
+            {
+                return Err(usage(
+                    "image size",
+                    c.size,
+                    &format!("the data has {cols} columns, not a multiple of {}x{} pixels", c.size, c.size),
+                ));
+            }
+        }
         if let Inputs::Data { rows, cols, values } = &self.inputs {
             if *cols == 0 || rows.checked_mul(*cols) != Some(values.len()) {
                 return Err(usage("data", format!("{rows}x{cols}"), "the data matrix is empty or inconsistent"));
@@ -213,22 +252,47 @@ impl Network {
         Ok(())
     }
 
-    fn input_dim(&self) -> usize {
+    /// Pixels per image (1 for dense layers).
+    fn pixels(&self) -> usize {
+        self.conv.map_or(1, |c| c.size * c.size)
+    }
+
+    /// Kernel elements (1 for dense layers).
+    fn taps(&self) -> usize {
+        self.conv.map_or(1, |c| c.kernel * c.kernel)
+    }
+
+    /// Rows of the activation matrices: one per input (and pixel).
+    fn rows(&self) -> usize {
+        self.batch * self.pixels()
+    }
+
+    /// Input features (channels for convolutions) of layer `layer`.
+    fn channels_in(&self, layer: usize) -> usize {
+        if layer > 1 {
+            return self.width;
+        }
         match &self.inputs {
             Inputs::Gaussian => self.width,
-            Inputs::Data { cols, .. } => *cols,
+            Inputs::Data { cols, .. } => cols / self.pixels(),
         }
     }
 
     fn fan_in(&self, layer: usize) -> usize {
-        if layer == 1 { self.input_dim() } else { self.width }
+        self.channels_in(layer) * self.taps()
+    }
+
+    fn fan_out(&self) -> usize {
+        self.width * self.taps()
     }
 }
 
-/// Draw a tensor as an `f32` column-major faer matrix `rows x cols` from
-/// the row-major stream.
-fn draw(seed: u64, name: &str, init: &Init, rows: usize, cols: usize) -> Result<(Mat<f32>, f64)> {
-    let shape = Shape::new(vec![rows as u64, cols as u64])?;
+/// Draw a tensor of shape `dims` as an `f32` column-major faer matrix
+/// `dims[0] x (the rest)` from the row-major stream.
+fn draw(seed: u64, name: &str, init: &Init, dims: &[usize]) -> Result<(Mat<f32>, f64)> {
+    let rows = dims[0];
+    let cols: usize = dims[1..].iter().product();
+    let shape = Shape::new(dims.iter().map(|&d| d as u64).collect::<Vec<_>>())?;
     let t = TensorInit::new(seed, name, init, shape.clone(), Layout::Torch.into())?;
     let (m, s) = t.resolved().expected_moments(&shape);
     let v: Vec<f32> = t.to_vec(Par::Seq)?;
@@ -247,10 +311,61 @@ fn input_matrix(net: &Network) -> Result<Mat<f32>> {
     match &net.inputs {
         Inputs::Gaussian => {
             let unit = Init::Normal { mean: 0.0, std: 1.0 };
-            Ok(draw(net.seed, "input", &unit, net.batch, net.width)?.0)
+            Ok(draw(net.seed, "input", &unit, &[net.rows(), net.width])?.0)
         }
-        Inputs::Data { cols, values, .. } => Ok(Mat::from_fn(net.batch, *cols, |i, j| values[i * cols + j])),
+        Inputs::Data { cols, values, .. } => {
+            // row b*pixels + p, column c  <-  value c*pixels + p of data row b
+            let px = net.pixels();
+            Ok(Mat::from_fn(net.rows(), cols / px, |i, c| values[(i / px) * cols + c * px + i % px]))
+        }
     }
+}
+
+/// The patches of a `(batch * size^2) x channels` image matrix:
+/// `(batch * size^2) x (channels * kernel^2)`, column `c k^2 + dy k + dx`
+/// (the order of a flattened `(out, in, k, k)` weight), circular padding.
+fn im2col(x: &Mat<f32>, conv: Conv) -> Mat<f32> {
+    let (k, s) = (conv.kernel, conv.size);
+    let (px, r) = (s * s, k / 2);
+    let mut out = Mat::<f32>::zeros(x.nrows(), x.ncols() * k * k);
+    for c in 0..x.ncols() {
+        let src = x.col(c).try_as_col_major().expect("contiguous column").as_slice();
+        for dy in 0..k {
+            for dx in 0..k {
+                let col =
+                    out.col_mut(c * k * k + dy * k + dx).try_as_col_major_mut().expect("contiguous").as_slice_mut();
+                for (row, o) in col.iter_mut().enumerate() {
+                    let (b, p) = (row / px, row % px);
+                    let y = (p / s + s + dy - r) % s;
+                    let xx = (p % s + s + dx - r) % s;
+                    *o = src[b * px + y * s + xx];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The adjoint of [`im2col`]: sums patch gradients back onto the pixels.
+fn col2im(g: &Mat<f32>, channels: usize, conv: Conv) -> Mat<f32> {
+    let (k, s) = (conv.kernel, conv.size);
+    let (px, r) = (s * s, k / 2);
+    let mut out = Mat::<f32>::zeros(g.nrows(), channels);
+    for c in 0..channels {
+        let dst = out.col_mut(c).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
+        for dy in 0..k {
+            for dx in 0..k {
+                let col = g.col(c * k * k + dy * k + dx).try_as_col_major().expect("contiguous").as_slice();
+                for (row, &v) in col.iter().enumerate() {
+                    let (b, p) = (row / px, row % px);
+                    let y = (p / s + s + dy - r) % s;
+                    let xx = (p % s + s + dx - r) % s;
+                    dst[b * px + y * s + xx] += v;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn mean_sq(m: &Mat<f32>) -> f64 {
@@ -333,6 +448,14 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
         return Err(usage("lsuv", format!("tol={tol}, max_iter={max_iter}"), "needs tol > 0 and max_iter >= 1"));
     }
     let (n, depth, batch) = (net.width, net.depth, net.batch);
+    let rows = net.rows();
+    let patches = |x: &Mat<f32>| -> Option<Mat<f32>> { net.conv.map(|c| im2col(x, c)) };
+    let weight_dims = |l: usize| -> Vec<usize> {
+        match net.conv {
+            Some(c) => vec![n, net.channels_in(l), c.kernel, c.kernel],
+            None => vec![n, net.channels_in(l)],
+        }
+    };
     let x0 = input_matrix(net)?;
     let input_second_moment = mean_sq(&x0);
 
@@ -356,12 +479,14 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
             None => (None, 0.0),
         };
         let (mut w, w2) = match init {
-            WeightInit::Scheme(s) => draw(net.seed, &format!("layer{l}.weight"), s, n, fan_in)?,
+            WeightInit::Scheme(s) => draw(net.seed, &format!("layer{l}.weight"), s, &weight_dims(l))?,
             WeightInit::Lsuv { .. } => {
-                draw(net.seed, &format!("layer{l}.weight"), &Init::Orthogonal { gain: 1.0 }, n, fan_in)?
+                draw(net.seed, &format!("layer{l}.weight"), &Init::Orthogonal { gain: 1.0 }, &weight_dims(l))?
             }
         };
-        let x = outs.last().unwrap_or(&x0);
+        let x_img = outs.last().unwrap_or(&x0);
+        let cols = patches(x_img);
+        let x = cols.as_ref().unwrap_or(x_img);
         let mut h = linear(x, &w, b.as_deref());
         let mut w2 = w2;
         let mut iters = None;
@@ -397,21 +522,27 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
 
     // Backward from g ~ N(0, 1).
     let unit = Init::Normal { mean: 0.0, std: 1.0 };
-    let (g, _) = draw(net.seed, "output_grad", &unit, batch, n)?;
+    let (g, _) = draw(net.seed, "output_grad", &unit, &[rows, n])?;
     let mut delta = g;
     hadamard(&mut delta, &ders[depth - 1]);
     let mut grad2 = vec![0.0; depth];
     let mut wgrad2 = vec![0.0; depth];
-    let mut dw = Mat::<f32>::zeros(n, n.max(x0.ncols()));
+    let mut dw = Mat::<f32>::zeros(n, net.fan_in(1).max(net.fan_in(2)));
     for l in (1..=depth).rev() {
         grad2[l - 1] = mean_sq(&delta);
-        let xin = if l == 1 { &x0 } else { &outs[l - 2] };
+        let x_img = if l == 1 { &x0 } else { &outs[l - 2] };
+        let cols = patches(x_img);
+        let xin = cols.as_ref().unwrap_or(x_img);
         let mut dwl = dw.as_mut().submatrix_mut(0, 0, n, xin.ncols());
         matmul(dwl.rb_mut(), Accum::Replace, delta.transpose(), xin.as_ref(), 1.0 / batch as f32, FaerPar::Seq);
         wgrad2[l - 1] = mean_sq_ref(dwl.rb());
         if l > 1 {
-            let mut up = Mat::<f32>::zeros(batch, n);
+            let mut up = Mat::<f32>::zeros(rows, xin.ncols());
             matmul(up.as_mut(), Accum::Replace, delta.as_ref(), weights[l - 1].as_ref(), 1.0f32, FaerPar::Seq);
+            let mut up = match net.conv {
+                Some(c) => col2im(&up, net.channels_in(l), c),
+                None => up,
+            };
             hadamard(&mut up, &ders[l - 2]);
             delta = up;
         }
@@ -427,7 +558,7 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
     let mut gp = vec![0.0; depth];
     gp[depth - 1] = derivative_second_moment(act, q[depth - 1]);
     for l in (0..depth - 1).rev() {
-        let back = sw2[l + 1] * n as f64 / net.fan_in(l + 2) as f64;
+        let back = sw2[l + 1] * net.fan_out() as f64 / net.fan_in(l + 2) as f64;
         gp[l] = gp[l + 1] * back * derivative_second_moment(act, q[l]);
     }
 
@@ -449,7 +580,8 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
                 grad_second_moment: grad2[l],
                 predicted_grad_second_moment: gp[l],
                 weight_grad_second_moment: wgrad2[l],
-                predicted_weight_grad_second_moment: gp[l] * x2_in[l] / batch as f64,
+                // dW sums over the batch and the pixels, divided by the batch
+                predicted_weight_grad_second_moment: gp[l] * x2_in[l] * net.pixels() as f64 / batch as f64,
                 lsuv_iterations: lsuv_iters[l],
             }
         })
@@ -533,6 +665,16 @@ pub enum Trend {
         /// Last / first.
         total: f64,
     },
+    /// Leaves the range of `f32`: infinite or NaN (`overflow`) or exactly
+    /// zero, from the `index`-th value on (0-based, in the direction of travel).
+    OutOfRange {
+        /// First value out of range.
+        index: usize,
+        /// Overflow (true) or underflow to zero (false).
+        overflow: bool,
+        /// Geometric-mean factor per layer before it happened (NaN if unknown).
+        per_layer: f64,
+    },
 }
 
 impl Trend {
@@ -542,6 +684,12 @@ impl Trend {
         let n = values.len();
         if n < 2 {
             return Trend::Stable { total: 1.0 };
+        }
+        if let Some(index) = values.iter().position(|v| !v.is_finite() || *v <= 0.0) {
+            let overflow = !values[index].is_finite() || values[index] > 0.0;
+            let per_layer =
+                if index >= 2 { (values[index - 1] / values[0]).powf(1.0 / (index - 1) as f64) } else { f64::NAN };
+            return Trend::OutOfRange { index, overflow, per_layer };
         }
         let total = values[n - 1] / values[0];
         if (0.5..=2.0).contains(&total) {
@@ -579,6 +727,13 @@ impl Trend {
             | Trend::Settles { total, .. }
             | Trend::Uneven { total, .. }
             | Trend::Exponential { total, .. } => total,
+            Trend::OutOfRange { overflow, .. } => {
+                if overflow {
+                    f64::INFINITY
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
