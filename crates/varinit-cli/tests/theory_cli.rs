@@ -34,6 +34,7 @@ fn bad_input_is_a_one_line_usage_error() {
     usage_error(&["propagate", "--depth", "0"], "depth = 0");
     usage_error(&["propagate", "--width", "0"], "width = 0");
     usage_error(&["propagate", "--batch", "1"], "batch = 1");
+    usage_error(&["propagate", "--width", "1000000"], "GB of memory");
     usage_error(&with(&["-i", "kaiming_nromal"]), "did you mean \"kaiming_normal\"");
     usage_error(&with(&["--bias", "normal(std=-1)"]), "std");
     usage_error(&with(&["--plot", "out.jpg"]), ".svg or .png");

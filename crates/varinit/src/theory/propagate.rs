@@ -183,6 +183,9 @@ impl Run {
     }
 }
 
+/// The largest simulation [`Network::validate`] accepts, in bytes.
+pub const MAX_BYTES: f64 = 16e9;
+
 fn usage(param: &str, value: impl ToString, reason: &str) -> Error {
     Error::InvalidParameter {
         scheme: "propagate".into(),
@@ -213,6 +216,24 @@ impl Network {
             .checked_mul(self.batch)
             .and_then(|x| x.checked_mul(self.depth + 1))
             .ok_or_else(|| too_big("width"))?;
+        // Memory: per layer the pre-activations, outputs and derivatives
+        // (rows x width) and the weights (width x fan_in), in f32.
+        let (rows, fan) = (
+            self.batch as f64 * self.conv.map_or(1.0, |c| (c.size * c.size) as f64),
+            self.width as f64 * self.conv.map_or(1.0, |c| (c.kernel * c.kernel) as f64),
+        );
+        let bytes = 4.0 * self.depth as f64 * (3.0 * rows * self.width as f64 + self.width as f64 * fan);
+        if bytes > MAX_BYTES {
+            return Err(usage(
+                "width",
+                self.width,
+                &format!(
+                    "this network needs about {:.0} GB of memory (at most {:.0} GB): make it smaller",
+                    bytes / 1e9,
+                    MAX_BYTES / 1e9
+                ),
+            ));
+        }
         if let Some(c) = self.conv {
             if c.kernel % 2 == 0 || c.kernel > c.size {
                 return Err(usage(
