@@ -31,4 +31,5 @@ $v phase tanh --plot docs/figures/phase-tanh.svg > docs/figures/phase-tanh.txt
 $v phase tanh --plot docs/figures/phase-tanh.png > /dev/null
 $v phase relu --plot docs/figures/phase-relu.png > /dev/null
 $v phase selu --plot docs/figures/phase-selu.png > /dev/null
+$v phase gelu --plot docs/figures/phase-gelu.png > /dev/null
 $v gain --numeric > docs/figures/gain-numeric.txt

@@ -241,7 +241,8 @@ impl MeanField {
     /// The fixed point of the length map reached by iterating from `q0`.
     pub fn length_fixed_point(&self, q0: f64) -> Result<LengthFixedPoint> {
         check("q0", q0, false)?;
-        let cap = 1e12 * (1.0 + self.sigma_b2 + self.sigma_w2 + q0);
+        // A fixed point beyond this is treated as none: q grows without bound.
+        let cap = 1e8 * (1.0 + self.sigma_b2 + self.sigma_w2 + q0);
         let f = |q: f64| self.length_map(q) - q;
         let mut q = q0;
         let mut prev_step = f64::NAN;
@@ -281,6 +282,11 @@ impl MeanField {
                 let fhi = f(hi);
                 if fhi <= 0.0 {
                     return Ok(LengthFixedPoint::Finite(solve(f, lo, flo, hi, fhi)));
+                }
+                // Far out, an excess (q' - q) / q that no longer shrinks means the
+                // map is asymptotically steeper than the identity: no fixed point.
+                if hi > 1e4 * (1.0 + self.sigma_b2 + q0) && fhi / hi >= flo / lo {
+                    return Ok(LengthFixedPoint::Unbounded);
                 }
                 lo = hi;
                 flo = fhi;
@@ -542,7 +548,7 @@ pub fn critical(act: Activation, sigma_b2: f64, q0: f64) -> Result<CriticalSearc
                 // chi_1 need not be monotone in sigma_w^2 (ELU with a small bias
                 // is chaotic in a window): look between the last grid point and
                 // the boundary more finely before giving up.
-                let steps = 64;
+                let steps = 32;
                 let mut prev = (lo, h_lo);
                 for k in 1..steps {
                     let x = lo + (boundary - lo) * k as f64 / steps as f64;
