@@ -772,3 +772,49 @@ pub fn predicted_trends(run: &Run) -> (Trend, Trend) {
     let bwd: Vec<f64> = run.layers.iter().rev().map(|l| l.predicted_grad_second_moment).collect();
     (Trend::of(&fwd), Trend::of(&bwd))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), y> = <x, col2im(y)> for any x, y: the backward pass is
+        // the transpose of the forward one.
+        let conv = Conv { kernel: 3, size: 5 };
+        let (batch, ch) = (2, 3);
+        let x = Mat::<f32>::from_fn(batch * 25, ch, |i, j| ((i * 7 + j * 13) % 17) as f32 - 8.0);
+        let cols = im2col(&x, conv);
+        assert_eq!((cols.nrows(), cols.ncols()), (batch * 25, ch * 9));
+        let y = Mat::<f32>::from_fn(cols.nrows(), cols.ncols(), |i, j| ((i * 5 + j * 3) % 11) as f32 - 5.0);
+        let back = col2im(&y, ch, conv);
+        let dot = |a: &Mat<f32>, b: &Mat<f32>| -> f64 {
+            (0..a.ncols())
+                .map(|j| (0..a.nrows()).map(|i| f64::from(a[(i, j)]) * f64::from(b[(i, j)])).sum::<f64>())
+                .sum()
+        };
+        assert_eq!(dot(&cols, &y), dot(&x, &back));
+        // the centre tap is the image itself
+        for i in 0..x.nrows() {
+            for c in 0..ch {
+                assert_eq!(cols[(i, c * 9 + 4)], x[(i, c)]);
+            }
+        }
+    }
+
+    #[test]
+    fn trends() {
+        assert!(matches!(Trend::of(&[1.0, 1.1, 0.9, 1.2]), Trend::Stable { .. }));
+        let halving: Vec<f64> = (0..20).map(|l| 0.5f64.powi(l)).collect();
+        match Trend::of(&halving) {
+            Trend::Exponential { per_layer, .. } => assert!((per_layer - 0.5).abs() < 1e-12),
+            t => panic!("{t:?}"),
+        }
+        let power: Vec<f64> = (1..=50).map(|l| 1.0 / l as f64).collect();
+        assert!(matches!(Trend::of(&power), Trend::Uneven { .. }), "{:?}", Trend::of(&power));
+        let settle: Vec<f64> = (0..50).map(|l| 0.6 + 1.4 * 0.3f64.powi(l)).collect();
+        assert!(matches!(Trend::of(&settle), Trend::Settles { .. }));
+        assert!(matches!(Trend::of(&[1.0, 1e30, f64::INFINITY]), Trend::OutOfRange { index: 2, overflow: true, .. }));
+        assert!(matches!(Trend::of(&[1.0, 0.0]), Trend::OutOfRange { index: 1, overflow: false, .. }));
+    }
+}
