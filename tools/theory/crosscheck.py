@@ -63,8 +63,8 @@ def chi1(name, sw2, q):
     return sw2 * E(lambda x: d(x) ** 2, q, k)
 
 
-def critical(name, sb2):
-    return optimize.brentq(lambda w: chi1(name, w, qstar(name, w, sb2)) - 1, 0.5, 20, xtol=1e-14, rtol=1e-13)
+def critical(name, sb2, lo=0.5, hi=20):
+    return optimize.brentq(lambda w: chi1(name, w, qstar(name, w, sb2)) - 1, lo, hi, xtol=1e-14, rtol=1e-13)
 
 
 if __name__ == "__main__":
@@ -79,9 +79,9 @@ if __name__ == "__main__":
     for n, sw2, sb2 in [("tanh", 2.5, 0.05), ("selu", 1.0, 0.0), ("elu", 1.5, 0.1), ("gelu", 1.5, 0.1), ("sigmoid", 4.0, 0.0)]:
         q = qstar(n, sw2, sb2)
         print(f"  {n} sw2={sw2} sb2={sb2}: q* {q:.13f} chi1 {chi1(n, sw2, q):.13f}")
-    for n, sb2 in [("gelu", 0.1), ("silu", 0.1), ("elu", 0.1), ("selu", 0.1), ("sigmoid", 0.0), ("mish", 0.1)]:
-        w = critical(n, sb2)
-        print(f"  {n} critical sb2={sb2}: sw2 {w:.12f} q* {qstar(n, w, sb2):.12f}")
+    # ELU with a small bias: chaotic in a window of sigma_w^2 (bracket the first crossing)
+    w = optimize.brentq(lambda w: chi1("elu", w, qstar("elu", w, 0.05)) - 1, 1.2, 1.9, xtol=1e-14, rtol=1e-13)
+    print(f"  elu critical sb2=0.05: sw2 {w!r} q* {qstar('elu', w, 0.05)!r}")
 
 
 def E2(f, q, c, n=160):
