@@ -4,6 +4,7 @@
 
 mod commands;
 mod output;
+mod plot;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,12 @@ enum Command {
     Init(commands::init::Args),
     /// Statistics of a checkpoint's tensors and a verdict against their expected schemes.
     Audit(commands::audit::Args),
+    /// Simulate a plain deep network: variance of signals and gradients per layer vs mean-field theory.
+    Propagate(commands::propagate::Args),
+    /// The edge of chaos (chi_1 = 1) of an activation: sigma_w^2, q*, depth scales, the init to use.
+    Critical(commands::critical::Args),
+    /// The ordered/chaotic phase diagram of an activation in (sigma_w^2, sigma_b^2).
+    Phase(commands::phase::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +52,9 @@ fn main() -> ExitCode {
         Command::Schemes(a) => commands::schemes::run(a),
         Command::Init(a) => commands::init::run(a),
         Command::Audit(a) => commands::audit::run(a),
+        Command::Propagate(a) => commands::propagate::run(a),
+        Command::Critical(a) => commands::critical::run(a),
+        Command::Phase(a) => commands::phase::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,7 @@ pub mod stats;
 pub mod stream;
 pub(crate) mod structured;
 pub mod tensor;
+pub mod theory;
 
 pub use dtype::{DType, Element, Precision};
 pub use error::{Error, Result};

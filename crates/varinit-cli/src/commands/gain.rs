@@ -16,9 +16,16 @@ pub struct Args {
     /// One JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Gains computed from the activation itself, for every activation (or the one named): forward
+    /// 1/sqrt(E[phi(z)^2]), backward 1/sqrt(E[phi'(z)^2]), and the mean-field edge of chaos.
+    #[arg(long)]
+    pub numeric: bool,
 }
 
 pub fn run(a: Args) -> CliResult {
+    if a.numeric {
+        return crate::commands::gain_numeric::run(&a);
+    }
     let param = a.param.as_deref().map(GainParam::parse);
     match &a.nonlinearity {
         Some(name) => {

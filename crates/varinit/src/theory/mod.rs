@@ -1,0 +1,15 @@
+//! The theory behind initialization, computed: Gaussian expectations of
+//! activations ([`quadrature`]), numeric gains ([`gains`]), the mean-field
+//! maps, fixed points and edge of chaos ([`meanfield`]), and a simulation
+//! of deep networks that measures what the theory predicts
+//! ([`propagate`]).
+//!
+//! The activations' values and derivatives are methods of
+//! [`crate::Activation`] (`value`, `derivative`, `kinks`), defined in
+//! [`activation`].
+
+pub mod activation;
+pub mod gains;
+pub mod meanfield;
+pub mod propagate;
+pub mod quadrature;

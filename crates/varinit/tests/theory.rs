@@ -1,0 +1,413 @@
+//! The theory module against closed forms, against an independent
+//! computation (scipy's adaptive quadrature, `tools/theory/crosscheck.py`),
+//! and the simulation against the mean-field theory.
+
+use std::f64::consts::PI;
+
+use varinit::Activation;
+use varinit::gain::{SELU_ALPHA, SELU_LAMBDA};
+use varinit::special::norm_cdf;
+use varinit::theory::gains::numeric_gain;
+use varinit::theory::meanfield::{
+    CriticalSearch, MeanField, Phase, critical, derivative_second_moment, mean, second_moment,
+};
+use varinit::theory::propagate::{Conv, Inputs, Network, WeightInit, simulate};
+
+fn close(a: f64, b: f64, rel: f64, what: &str) {
+    assert!((a - b).abs() <= rel * b.abs() + 1e-15, "{what}: {a} vs {b} (rel {:.2e})", ((a - b) / b).abs());
+}
+
+const QS: [f64; 7] = [1e-4, 0.01, 0.3, 1.0, 2.5, 9.0, 25.0];
+
+/// E[elu_alpha(sqrt(q) Z)^2], E[elu'^2], E[elu] in closed form.
+fn elu_closed(alpha: f64, q: f64) -> (f64, f64, f64) {
+    let s = q.sqrt();
+    let e2 =
+        q / 2.0 + alpha * alpha * ((2.0 * q).exp() * norm_cdf(-2.0 * s) - 2.0 * (q / 2.0).exp() * norm_cdf(-s) + 0.5);
+    let d2 = 0.5 + alpha * alpha * (2.0 * q).exp() * norm_cdf(-2.0 * s);
+    let m = s / (2.0 * PI).sqrt() + alpha * ((q / 2.0).exp() * norm_cdf(-s) - 0.5);
+    (e2, d2, m)
+}
+
+#[test]
+fn kinked_activations_match_closed_forms() {
+    for q in QS {
+        let s = q.sqrt();
+        // ReLU and leaky ReLU
+        close(second_moment(Activation::Relu, q), q / 2.0, 1e-13, "relu E[phi^2]");
+        close(derivative_second_moment(Activation::Relu, q), 0.5, 1e-13, "relu E[phi'^2]");
+        close(mean(Activation::Relu, q), s / (2.0 * PI).sqrt(), 1e-13, "relu E[phi]");
+        let lr = Activation::LeakyRelu { negative_slope: 0.2 };
+        close(second_moment(lr, q), q * 1.04 / 2.0, 1e-13, "leaky E[phi^2]");
+        close(derivative_second_moment(lr, q), 1.04 / 2.0, 1e-13, "leaky E[phi'^2]");
+        // ELU with two alphas, SELU
+        for alpha in [1.0, 0.5] {
+            let (e2, d2, m) = elu_closed(alpha, q);
+            let a = Activation::Elu { alpha };
+            close(second_moment(a, q), e2, 1e-12, &format!("elu({alpha}) E[phi^2] q={q}"));
+            close(derivative_second_moment(a, q), d2, 1e-12, &format!("elu({alpha}) E[phi'^2] q={q}"));
+            close(mean(a, q), m, 1e-11, &format!("elu({alpha}) E[phi] q={q}"));
+        }
+        let (e2, d2, m) = elu_closed(SELU_ALPHA, q);
+        let l2 = SELU_LAMBDA * SELU_LAMBDA;
+        close(second_moment(Activation::Selu, q), l2 * e2, 1e-12, &format!("selu E[phi^2] q={q}"));
+        close(derivative_second_moment(Activation::Selu, q), l2 * d2, 1e-12, &format!("selu E[phi'^2] q={q}"));
+        close(mean(Activation::Selu, q), SELU_LAMBDA * m, 1e-11, &format!("selu E[phi] q={q}"));
+        // hard tanh: E[min(x^2, 1)], P(|x| < 1)
+        let t = 1.0 / s;
+        let inner = 2.0 * norm_cdf(t) - 1.0;
+        let phi_t = (-0.5 * t * t).exp() / (2.0 * PI).sqrt();
+        let e2 = q * (inner - 2.0 * t * phi_t) + 2.0 * norm_cdf(-t);
+        close(second_moment(Activation::HardTanh, q), e2, 1e-12, &format!("hard_tanh E[phi^2] q={q}"));
+        close(derivative_second_moment(Activation::HardTanh, q), inner, 1e-12, "hard_tanh E[phi'^2]");
+        close(second_moment(Activation::Linear, q), q, 1e-14, "linear");
+    }
+    // SELU's design: with LeCun normal init the fixed point is variance 1, mean 0.
+    close(second_moment(Activation::Selu, 1.0), 1.0, 1e-9, "E[selu(z)^2] = 1");
+    assert!(mean(Activation::Selu, 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn smooth_activations_match_adaptive_quadrature() {
+    // (activation, q, E[phi^2], E[phi'^2]) from scipy.integrate.quad (crosscheck.py)
+    let table = [
+        (Activation::Tanh, 1.0, 0.394294490397841, 0.464402902448268),
+        (Activation::Sigmoid, 1.0, 0.293379035858093, 0.044836241350194),
+        (Activation::Gelu, 1.0, 0.425221482570299, 0.455850865649287),
+        (Activation::Silu, 1.0, 0.355775519817352, 0.379482351632829),
+        (Activation::Softplus, 1.0, 0.921245908859300, 0.293379035858093),
+        (Activation::Mish, 1.0, 0.452342192375883, 0.479083758373970),
+        (Activation::Elu { alpha: 1.0 }, 1.0, 0.644945417492924, 0.668102001223171),
+        (Activation::Selu, 1.0, 1.0, 1.071574992455799),
+        (Activation::HardTanh, 1.0, 0.516058550961713, 0.682689492137086),
+        (Activation::Tanh, 0.25, 0.173516143432372, 0.717379861603110),
+        (Activation::Tanh, 9.0, 0.745166707993423, 0.174229325410189),
+        (Activation::Sigmoid, 0.25, 0.263955577560120, 0.056034683259542),
+        (Activation::Sigmoid, 9.0, 0.385162095226090, 0.020750661352740),
+        (Activation::Gelu, 0.25, 0.083506723793350, 0.355685139652112),
+        (Activation::Gelu, 9.0, 4.445456579631409, 0.511235084833624),
+        (Activation::Silu, 0.25, 0.072249124209866, 0.300307985085066),
+        (Activation::Silu, 9.0, 4.249409987779869, 0.494865484119268),
+        (Activation::Softplus, 0.25, 0.587684630067158, 0.263955577560120),
+        (Activation::Softplus, 9.0, 4.759655525770851, 0.385162095226090),
+        (Activation::Mish, 0.25, 0.100883988584620, 0.419061861356682),
+        (Activation::Mish, 9.0, 4.457410711736157, 0.515951162232410),
+    ];
+    for (a, q, e2, d2) in table {
+        close(second_moment(a, q), e2, 1e-12, &format!("{a} E[phi^2] q={q}"));
+        close(derivative_second_moment(a, q), d2, 1e-12, &format!("{a} E[phi'^2] q={q}"));
+    }
+    // GELU's tanh form is within 1e-3 of the erf form.
+    assert!((second_moment(Activation::GeluTanh, 1.0) - 0.425221482570299).abs() < 1e-4);
+}
+
+#[test]
+fn hermite_and_composite_rules_agree_at_the_switch() {
+    // std <= 0.5 goes to Gauss-Hermite, above to the composite rule.
+    for a in Activation::all() {
+        let (q0, q1) = (0.25, 0.25 + 1e-12);
+        close(second_moment(a, q1), second_moment(a, q0), 1e-11, &format!("{a} E[phi^2] at the switch"));
+        close(derivative_second_moment(a, q1), derivative_second_moment(a, q0), 1e-11, &format!("{a} E[phi'^2]"));
+    }
+}
+
+#[test]
+fn numeric_gains() {
+    let g = |a| numeric_gain(a).unwrap();
+    let relu = g(Activation::Relu);
+    close(relu.forward, 2f64.sqrt(), 1e-14, "relu forward");
+    close(relu.backward, 2f64.sqrt(), 1e-14, "relu backward");
+    close(relu.edge_of_chaos.unwrap(), 2f64.sqrt(), 1e-14, "relu edge");
+    let lr = g(Activation::LeakyRelu { negative_slope: 0.01 });
+    close(lr.forward, lr.torch.unwrap(), 1e-13, "leaky forward = PyTorch");
+    assert!(lr.note.is_none());
+    let tanh = g(Activation::Tanh);
+    close(tanh.forward, 1.0 / 0.394294490397841f64.sqrt(), 1e-12, "tanh forward");
+    close(tanh.backward, 1.0 / 0.464402902448268f64.sqrt(), 1e-12, "tanh backward");
+    close(tanh.edge_of_chaos.unwrap(), 1.0, 1e-14, "tanh edge sigma_w = 1");
+    assert_eq!(tanh.edge_q_star, Some(0.0));
+    assert!(tanh.note.as_deref().unwrap().contains("5/3"));
+    let selu = g(Activation::Selu);
+    close(selu.forward, 1.0, 1e-9, "selu forward gain 1");
+    assert!(selu.note.as_deref().unwrap().contains("3/4"));
+    // E[elu'(0 z)^2] = (1 + alpha^2) / 2: edge at sigma_w^2 = 2 / (1 + alpha^2)
+    close(g(Activation::Elu { alpha: 1.0 }).edge_of_chaos.unwrap(), 1.0, 1e-12, "elu(1) edge");
+    close(
+        g(Activation::Selu).edge_of_chaos.unwrap(),
+        (2.0 / (SELU_LAMBDA * SELU_LAMBDA * (1.0 + SELU_ALPHA * SELU_ALPHA))).sqrt(),
+        1e-12,
+        "selu edge",
+    );
+}
+
+#[test]
+fn tanh_edge_of_chaos_matches_independent_computation() {
+    // (sigma_b^2, critical sigma_w^2, q*) from crosscheck.py (scipy quad + brentq).
+    // Schoenholz et al. 2017 (Fig. 1) draw this line; at sigma_b^2 = 0.05 it
+    // passes sigma_w^2 ~ 1.76, the point used throughout that literature.
+    let table = [
+        (0.01, 1.4242052904886, 0.2733009134582),
+        (0.05, 1.7609546396067, 0.5700478816408),
+        (0.1, 1.9860726411359, 0.8057991819135),
+        (0.3, 2.5051271896798, 1.4611694469320),
+        (1.0, 3.4432109122654, 3.0363963946237),
+        (2.0, 4.2663961061271, 4.8305861914204),
+    ];
+    for (b, w, q) in table {
+        let p = *critical(Activation::Tanh, b, 1.0).unwrap().point().unwrap();
+        close(p.sigma_w2, w, 1e-10, &format!("tanh critical sigma_w^2 at sigma_b^2 = {b}"));
+        close(p.q_star, q, 1e-10, &format!("tanh q* at sigma_b^2 = {b}"));
+        close(p.chi1, 1.0, 1e-12, "chi_1 = 1 on the critical line");
+        assert_eq!(p.phase, Phase::Critical);
+        assert!(p.xi_c.is_infinite(), "xi_c diverges at the edge of chaos");
+        // chi_q against a finite difference of the length map
+        let m = MeanField::new(Activation::Tanh, p.sigma_w2, b).unwrap();
+        let h = 1e-5 * q;
+        let fd = (m.length_map(q + h) - m.length_map(q - h)) / (2.0 * h);
+        close(p.chi_q, fd, 1e-8, "chi_q = dq'/dq");
+        close(p.xi_q, -1.0 / p.chi_q.ln(), 1e-14, "xi_q");
+    }
+    // ELU is chaotic in a window of sigma_w^2 for small biases (chi_1 is not
+    // monotone there): scipy gives 1.5337183316394682 with q* = 1.300912569945654.
+    let p = *critical(Activation::Elu { alpha: 1.0 }, 0.05, 1.0).unwrap().point().unwrap();
+    close(p.sigma_w2, 1.5337183316394682, 1e-10, "elu critical sigma_w^2");
+    close(p.q_star, 1.300912569945654, 1e-10, "elu q*");
+    // GELU, like ReLU, reaches chi_1 = 1 only as q* grows without bound.
+    assert!(critical(Activation::Gelu, 0.1, 1.0).unwrap().point().is_none());
+    // sigma_b = 0: sigma_w = 1 with q* = 0
+    let p = *critical(Activation::Tanh, 0.0, 1.0).unwrap().point().unwrap();
+    assert_eq!((p.sigma_w2, p.q_star), (1.0, 0.0));
+}
+
+#[test]
+fn relu_edge_of_chaos_is_he() {
+    let p = *critical(Activation::Relu, 0.0, 1.0).unwrap().point().unwrap();
+    assert_eq!(p.sigma_w2, 2.0);
+    close(p.chi1, 1.0, 1e-14, "relu chi_1");
+    for b in [0.01, 0.5] {
+        assert!(matches!(critical(Activation::Relu, b, 1.0).unwrap(), CriticalSearch::NotFound { .. }));
+    }
+    let lr = *critical(Activation::LeakyRelu { negative_slope: 0.2 }, 0.0, 1.0).unwrap().point().unwrap();
+    close(lr.sigma_w2, 2.0 / 1.04, 1e-15, "leaky relu edge");
+    // ordered ReLU: q* = sigma_b^2 / (1 - sigma_w^2 / 2), chi_1 = sigma_w^2 / 2
+    let p = MeanField::new(Activation::Relu, 1.5, 0.1).unwrap().analyze(1.0).unwrap();
+    close(p.q_star, 0.4, 1e-13, "relu q*");
+    close(p.chi1, 0.75, 1e-13, "relu chi_1");
+    close(p.xi_c, -1.0 / 0.75f64.ln(), 1e-12, "relu xi_c");
+    assert_eq!(p.phase, Phase::Ordered);
+    let p = MeanField::new(Activation::Relu, 2.5, 0.1).unwrap().analyze(1.0).unwrap();
+    assert_eq!(p.phase, Phase::Unbounded);
+}
+
+#[test]
+fn correlation_maps() {
+    // ReLU (arc-cosine kernel): with sigma_w^2 = 2, sigma_b = 0,
+    // c' = (sqrt(1 - c^2) + (pi - acos c) c) / pi, chi_c = (pi - acos c) / pi.
+    let m = MeanField::new(Activation::Relu, 2.0, 0.0).unwrap();
+    for c in [-0.9, -0.3, 0.0, 0.3, 0.7, 0.95, 0.999] {
+        let th = f64::acos(c);
+        close(m.correlation_map(1.0, c), ((1.0 - c * c).sqrt() + (PI - th) * c) / PI, 1e-12, "relu c-map");
+        close(m.chi_c(1.0, c), (PI - th) / PI, 1e-12, "relu chi_c");
+    }
+    // tanh in the chaotic phase against a tensor Gauss-Hermite rule (crosscheck.py)
+    let m = MeanField::new(Activation::Tanh, 2.5, 0.05).unwrap();
+    let p = m.analyze(1.0).unwrap();
+    close(p.q_star, 1.0639583774168, 1e-12, "tanh q*");
+    close(p.chi1, 1.1335156987043, 1e-12, "tanh chi_1");
+    for (c, v) in [(0.0, 0.0469943195723), (0.5, 0.4959276114515), (0.9, 0.8901740583664)] {
+        close(m.correlation_map(p.q_star, c), v, 1e-11, "tanh c-map");
+    }
+    close(p.c_star, 0.4468042323443, 1e-11, "tanh c*");
+    close(p.chi_c, 0.9187167749138, 1e-11, "tanh chi_c");
+    close(p.xi_c, 11.7955975159, 1e-9, "tanh xi_c");
+    assert_eq!(p.phase, Phase::Chaotic);
+    // SELU at its self-normalising point (sigma_w^2 = 1, sigma_b = 0): q* = 1, slightly chaotic.
+    let p = MeanField::new(Activation::Selu, 1.0, 0.0).unwrap().analyze(1.0).unwrap();
+    close(p.q_star, 1.0, 1e-9, "selu q*");
+    close(p.chi1, 1.071574992455799, 1e-9, "selu chi_1");
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    for (w, b) in [(f64::NAN, 0.0), (1.0, f64::INFINITY), (0.0, 0.1), (-1.0, 0.0), (1.0, -0.5)] {
+        assert!(MeanField::new(Activation::Tanh, w, b).is_err(), "({w}, {b})");
+    }
+    assert!(critical(Activation::Tanh, f64::NAN, 1.0).is_err());
+    assert!(critical(Activation::Tanh, 0.0, f64::INFINITY).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Simulation against theory (width >= 256)
+
+fn net(width: usize, depth: usize, batch: usize, seed: u64) -> Network {
+    Network { width, depth, batch, bias: None, seed, inputs: Inputs::Gaussian, conv: None }
+}
+
+fn scheme(s: &str) -> WeightInit {
+    WeightInit::Scheme(s.parse().unwrap())
+}
+
+#[test]
+fn relu_under_xavier_halves_per_layer() {
+    let mut rates = Vec::new();
+    for seed in 0..4 {
+        let r = simulate(&net(256, 30, 32, seed), Activation::Relu, &scheme("xavier_normal")).unwrap();
+        let l = &r.layers;
+        let fwd = (l[29].second_moment / l[0].second_moment).powf(1.0 / 29.0);
+        let bwd = (l[0].grad_second_moment / l[29].grad_second_moment).powf(1.0 / 29.0);
+        assert!((fwd - 0.5).abs() < 0.04 * 0.5, "seed {seed}: forward ratio {fwd}");
+        assert!((bwd - 0.5).abs() < 0.04 * 0.5, "seed {seed}: backward ratio {bwd}");
+        // the prediction is exactly 1/2 per layer
+        let pred = (l[29].predicted_second_moment / l[0].predicted_second_moment).powf(1.0 / 29.0);
+        close(pred, 0.5, 1e-12, "predicted ratio");
+        rates.push(fwd);
+    }
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    assert!((mean - 0.5).abs() < 0.02 * 0.5, "mean forward ratio {mean}");
+}
+
+#[test]
+fn relu_under_kaiming_is_stable() {
+    // The log of the second moment after L layers fluctuates with variance
+    // about 5 L / width around the mean field (Hanin & Rolnick 2018), so
+    // single seeds may drift; their geometric mean must stay within 2.
+    let (mut lf, mut lb) = (0.0, 0.0);
+    let seeds = 6;
+    for seed in 0..seeds {
+        let r = simulate(&net(512, 50, 32, seed), Activation::Relu, &scheme("kaiming_normal")).unwrap();
+        let l = &r.layers;
+        let f = l[49].second_moment / l[0].second_moment;
+        let b = l[0].grad_second_moment / l[49].grad_second_moment;
+        assert!((0.2..5.0).contains(&f) && (0.2..5.0).contains(&b), "seed {seed}: x{f} forward, x{b} backward");
+        for x in l {
+            close(x.predicted_second_moment, l[0].predicted_second_moment, 1e-12, "predicted constant");
+        }
+        lf += f.ln();
+        lb += b.ln();
+    }
+    let (gf, gb) = ((lf / seeds as f64).exp(), (lb / seeds as f64).exp());
+    assert!((0.5..2.0).contains(&gf), "forward x{gf} over 50 layers");
+    assert!((0.5..2.0).contains(&gb), "backward x{gb} over 50 layers");
+}
+
+#[test]
+fn tanh_at_the_edge_of_chaos_keeps_gradients() {
+    // sigma_b^2 = 0.05: critical sigma_w^2 = 1.76095; start the inputs at q*
+    // so that the length map is at its fixed point from the first layer.
+    let b2 = 0.05;
+    let p = *critical(Activation::Tanh, b2, 1.0).unwrap().point().unwrap();
+    let (width, depth, batch) = (256, 40, 64);
+    let run = |w2: f64, seed: u64| {
+        let scale = ((p.q_star - b2) / w2).sqrt();
+        let x = varinit::TensorInit::new(
+            seed,
+            "x",
+            &"normal".parse().unwrap(),
+            varinit::Shape::new(vec![batch as u64, width as u64]).unwrap(),
+            varinit::Layout::Torch.into(),
+        )
+        .unwrap()
+        .to_vec::<f32>(varinit::Par::Seq)
+        .unwrap();
+        let values = x.iter().map(|v| v * scale as f32).collect();
+        let net = Network {
+            width,
+            depth,
+            batch,
+            bias: Some(format!("normal(std={})", b2.sqrt()).parse().unwrap()),
+            seed,
+            inputs: Inputs::Data { rows: batch, cols: width, values },
+            conv: None,
+        };
+        let std = (w2 / width as f64).sqrt();
+        let r = simulate(&net, Activation::Tanh, &scheme(&format!("normal(std={std})"))).unwrap();
+        let l = &r.layers;
+        (l[0].grad_second_moment / l[depth - 1].grad_second_moment, l[depth - 1].second_moment / l[0].second_moment)
+    };
+    for seed in 0..2 {
+        let (g, f) = run(p.sigma_w2, seed);
+        assert!((0.5..2.0).contains(&g), "critical: gradients x{g} over {depth} layers");
+        assert!((0.8..1.25).contains(&f), "critical: forward x{f}");
+    }
+    // and off the edge they vanish or explode as chi_1^L predicts
+    let ordered = MeanField::new(Activation::Tanh, 1.2, b2).unwrap().analyze(1.0).unwrap();
+    let (g, _) = run(1.2, 0);
+    let expect = ordered.chi1.powi(depth as i32 - 1);
+    assert!(g < 0.05 && (g / expect).ln().abs() < 1.0, "ordered: x{g} vs chi_1^L = {expect}");
+    let (g, _) = run(3.0, 0);
+    assert!(g > 20.0, "chaotic: x{g}");
+}
+
+#[test]
+fn lsuv_reaches_unit_variance() {
+    let r = simulate(&net(256, 20, 64, 0), Activation::Tanh, &WeightInit::LSUV).unwrap();
+    for l in &r.layers {
+        let it = l.lsuv_iterations.unwrap();
+        assert!(it <= 10, "layer {}: {it} iterations", l.layer);
+        // the variance over all entries is within the tolerance of 1
+        assert!((l.second_moment - 1.0).abs() < 0.1 + 0.02, "layer {}: E[h^2] = {}", l.layer, l.second_moment);
+    }
+    assert!(r.layers.iter().any(|l| l.lsuv_iterations.unwrap() > 0), "tanh shrinks the variance: rescaling needed");
+    // with a bias the variance is no longer proportional to the scale: still converges
+    let mut n = net(256, 10, 64, 1);
+    n.bias = Some("normal(std=0.5)".parse().unwrap());
+    let r = simulate(&n, Activation::Relu, &WeightInit::LSUV).unwrap();
+    assert!(r.layers.iter().all(|l| l.lsuv_iterations.unwrap() <= 10));
+}
+
+#[test]
+fn simulation_is_reproducible_and_validates() {
+    let a = simulate(&net(64, 5, 8, 7), Activation::Gelu, &scheme("kaiming_uniform")).unwrap();
+    let b = simulate(&net(64, 5, 8, 7), Activation::Gelu, &scheme("kaiming_uniform")).unwrap();
+    assert_eq!(a, b);
+    for bad in [net(0, 5, 8, 0), net(8, 0, 8, 0), net(8, 5, 1, 0)] {
+        assert!(simulate(&bad, Activation::Relu, &scheme("xavier_normal")).is_err());
+    }
+    let data = Network { inputs: Inputs::Data { rows: 4, cols: 3, values: vec![0.0; 12] }, ..net(8, 2, 8, 0) };
+    let e = simulate(&data, Activation::Relu, &scheme("xavier_normal")).unwrap_err().to_string();
+    assert!(e.contains("only 4 rows"), "{e}");
+}
+
+#[test]
+fn convolutions_follow_the_same_mean_field() {
+    // 3x3 kernels on 8x8 images with 64 channels: fan_in = 576.
+    let conv = Some(Conv { kernel: 3, size: 8 });
+    let n = |seed| Network { conv, ..net(64, 20, 8, seed) };
+    let mut ratios = Vec::new();
+    for seed in 0..2 {
+        let r = simulate(&n(seed), Activation::Relu, &scheme("kaiming_normal")).unwrap();
+        assert_eq!(r.layers[0].fan_in, 576);
+        close(r.layers[1].sigma_w2, 2.0, 1e-12, "kaiming sigma_w^2 from the 4-D fan");
+        let l = &r.layers;
+        let f = l[19].second_moment / l[0].second_moment;
+        let b = l[0].grad_second_moment / l[19].grad_second_moment;
+        assert!((0.5..2.0).contains(&f) && (0.5..2.0).contains(&b), "kaiming conv: x{f}, x{b}");
+        // weight gradients sum over the batch and the 64 pixels: the prediction
+        // holds up to the finite-width drift of E[delta^2] and E[x^2] (a pixel
+        // factor of 64 off would fail by far)
+        for x in l {
+            let ratio = x.weight_grad_second_moment / x.predicted_weight_grad_second_moment;
+            assert!((0.25..4.0).contains(&ratio), "layer {}: dW ratio {ratio}", x.layer);
+        }
+        let r = simulate(&n(seed), Activation::Relu, &scheme("xavier_normal")).unwrap();
+        let l = &r.layers;
+        // xavier with fan_in = fan_out = 576: sigma_w^2 = 1, halved per layer
+        ratios.push((l[19].second_moment / l[0].second_moment).powf(1.0 / 19.0));
+    }
+    for r in ratios {
+        assert!((r - 0.5).abs() < 0.04 * 0.5, "xavier conv ratio {r}");
+    }
+    // images from data: 2 channels of 4x4
+    let values: Vec<f32> = (0..6 * 32).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+    let data = Network {
+        inputs: Inputs::Data { rows: 6, cols: 32, values },
+        conv: Some(Conv { kernel: 3, size: 4 }),
+        ..net(16, 3, 6, 0)
+    };
+    let r = simulate(&data, Activation::Tanh, &WeightInit::LSUV).unwrap();
+    assert_eq!(r.layers[0].fan_in, 18);
+    let bad = Network { conv: Some(Conv { kernel: 3, size: 5 }), ..data.clone() };
+    assert!(simulate(&bad, Activation::Tanh, &scheme("xavier_normal")).unwrap_err().to_string().contains("multiple"));
+    let even = Network { conv: Some(Conv { kernel: 2, size: 4 }), ..data };
+    assert!(simulate(&even, Activation::Tanh, &scheme("xavier_normal")).is_err());
+}
