@@ -135,7 +135,10 @@ pub fn ndtri_lower(s: f32) -> f32 {
     den = den * r + 1.0;
     let central = q * num / den;
     // tails
-    let t = (-ln(s.max(f32::MIN_POSITIVE))).sqrt();
+    // compare and select rather than `f32::max`, whose result for equal
+    // zeros of opposite sign is unspecified: the SIMD paths do the same
+    let s = if s < f32::MIN_POSITIVE { f32::MIN_POSITIVE } else { s };
+    let t = (-ln(s)).sqrt();
     let t1 = t - 1.6;
     let mut n1 = PPND7_C[0];
     n1 = n1 * t1 + PPND7_C[1];

@@ -182,7 +182,8 @@ pub fn ndtri_lower(s: f64) -> f64 {
     let q = s - 0.5;
     let r = 0.180625 - q * q;
     let central = q * horner(&PPND16_A, r) / horner(&PPND16_B, r);
-    let t = (-ln(s.max(f64::MIN_POSITIVE))).sqrt();
+    let s = if s < f64::MIN_POSITIVE { f64::MIN_POSITIVE } else { s };
+    let t = (-ln(s)).sqrt();
     let t1 = t - 1.6;
     let mid = horner(&PPND16_C, t1) / horner(&PPND16_D, t1);
     let t2 = t - 5.0;

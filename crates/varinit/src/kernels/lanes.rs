@@ -1,0 +1,501 @@
+//! The vector kernels, written once over a small set of lane-wise
+//! primitives ([`Lanes`]) and instantiated for every instruction set.
+//!
+//! Why one generic body: the stream format promises the same bits on every
+//! path, and the easiest way to keep the AVX2, AVX-512 and portable
+//! kernels from drifting apart is to have no separate kernels at all. Each
+//! instruction set only supplies primitives whose results are exactly
+//! defined by IEEE 754 or by integer arithmetic (add, multiply, divide and
+//! square root correctly rounded, exact integer/float conversions of small
+//! integers, compare and select, bit operations). No primitive fuses a
+//! multiply and an add, and the algorithms below perform the operations of
+//! the scalar reference ([`super::math32`], [`super::trunc32`],
+//! [`super::group32`]) in the same order, lane by lane. The tests compare
+//! every path with the scalar reference bit for bit.
+//!
+//! A lane is one Philox block. A group of [`super::GROUP_BLOCKS`] = 16
+//! blocks is processed in `16 / N` steps of `N` lanes; the word-major
+//! layout of the stream format (element `16 j + b` of a group is word `j`
+//! of block `b`) means each step's results are stored as `N` contiguous
+//! elements.
+//!
+//! Lane-uniform shortcuts (skipping a branch of the quantile when no lane
+//! takes it) change only the work done, never a selected value.
+
+use super::math32::{
+    COS_P, FRAC_PI_2, LN_P, LN2_HI, LN2_LO, PPND7_A, PPND7_B, PPND7_C, PPND7_D, PPND7_E, PPND7_F, SIN_P, SQRT_HALF,
+};
+use super::{Dist32, GROUP_BLOCKS, Job32, TWO_M24};
+use crate::stream::{PHILOX_M0, PHILOX_M1, PHILOX_ROUNDS, PHILOX_W0, PHILOX_W1};
+
+/// Lane-wise primitives of one instruction set, `N` lanes of `u32`/`f32`.
+///
+/// A value of an implementing type is a token proving that the CPU
+/// supports the instruction set (it can only be made after detection), so
+/// the methods are safe to call; the stores write through raw pointers and
+/// are `unsafe`.
+///
+/// Every floating-point method must be the correctly rounded IEEE 754
+/// operation (round to nearest even), without fused multiply-add and
+/// without flushing subnormals.
+pub(crate) trait Lanes: Copy {
+    /// Lanes per vector; divides 16.
+    const N: usize;
+    /// `N` unsigned 32-bit integers (also used as signed, wrapping).
+    type U: Copy;
+    /// `N` single-precision floats.
+    type F: Copy;
+    /// `N` lane flags, the result of a comparison.
+    type M: Copy;
+
+    fn splat_u(self, x: u32) -> Self::U;
+    /// `(0, 1, ..., N - 1)`.
+    fn iota(self) -> Self::U;
+    fn add_u(self, a: Self::U, b: Self::U) -> Self::U;
+    fn sub_u(self, a: Self::U, b: Self::U) -> Self::U;
+    fn xor_u(self, a: Self::U, b: Self::U) -> Self::U;
+    fn and_u(self, a: Self::U, b: Self::U) -> Self::U;
+    fn or_u(self, a: Self::U, b: Self::U) -> Self::U;
+    /// Logical shift right by `S` bits.
+    fn shr_u<const S: i32>(self, a: Self::U) -> Self::U;
+    /// Shift left by `S` bits.
+    fn shl_u<const S: i32>(self, a: Self::U) -> Self::U;
+    /// The high and low 32-bit halves of the 64-bit product `a * m`.
+    fn mul_hilo(self, a: Self::U, m: Self::U) -> (Self::U, Self::U);
+    /// Lanes where `a & bit != 0` (`bit` a power of two).
+    fn bit_set(self, a: Self::U, bit: u32) -> Self::M;
+    fn select_u(self, m: Self::M, a: Self::U, b: Self::U) -> Self::U;
+    /// Store the `N` lanes to `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `N` `u32`s.
+    unsafe fn store_u(self, a: Self::U, p: *mut u32);
+
+    /// Signed integer to float (exact for the small integers used here).
+    fn to_f(self, a: Self::U) -> Self::F;
+    fn bits(self, a: Self::F) -> Self::U;
+    fn f_from_bits(self, a: Self::U) -> Self::F;
+    fn splat_f(self, x: f32) -> Self::F;
+    fn add_f(self, a: Self::F, b: Self::F) -> Self::F;
+    fn sub_f(self, a: Self::F, b: Self::F) -> Self::F;
+    fn mul_f(self, a: Self::F, b: Self::F) -> Self::F;
+    fn div_f(self, a: Self::F, b: Self::F) -> Self::F;
+    fn sqrt_f(self, a: Self::F) -> Self::F;
+    /// `a < b` (false for NaN).
+    fn lt_f(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `a <= b` (false for NaN).
+    fn le_f(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `m ? a : b`, lane by lane.
+    fn select_f(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
+    /// Every lane set.
+    fn all(self, m: Self::M) -> bool;
+    /// Some lane set.
+    fn any(self, m: Self::M) -> bool;
+
+    /// Store as f32 (no alignment needed).
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `4 N` bytes.
+    unsafe fn store_f32(self, a: Self::F, p: *mut u8);
+    /// Round each lane to binary16, nearest even (as `half::f16::from_f32`),
+    /// and widen back: the value the f16 output will hold.
+    fn round_f16(self, a: Self::F) -> Self::F;
+    /// Round to binary16, nearest even, and store the `N` halves.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `2 N` bytes.
+    unsafe fn store_f16(self, a: Self::F, p: *mut u8);
+    /// Store the high 16 bits of each lane.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `2 N` bytes.
+    unsafe fn store_hi16(self, a: Self::U, p: *mut u8);
+}
+
+/// Negate the lanes where `sign` holds `0x8000_0000` (exactly `-x`).
+#[inline(always)]
+fn flip<L: Lanes>(l: L, x: L::F, sign: L::U) -> L::F {
+    l.f_from_bits(l.xor_u(l.bits(x), sign))
+}
+
+/// `a * b + c` as two roundings (never fused).
+#[inline(always)]
+fn mad<L: Lanes>(l: L, a: L::F, b: L::F, c: f32) -> L::F {
+    l.add_f(l.mul_f(a, b), l.splat_f(c))
+}
+
+/// [`super::math32::ln`], lane by lane.
+#[inline(always)]
+pub(crate) fn ln<L: Lanes>(l: L, x: L::F) -> L::F {
+    let bits = l.bits(x);
+    let e0 = l.sub_u(l.and_u(l.shr_u::<23>(bits), l.splat_u(0xff)), l.splat_u(126));
+    let m = l.f_from_bits(l.or_u(l.and_u(bits, l.splat_u(0x007f_ffff)), l.splat_u(0x3f00_0000)));
+    let small = l.lt_f(m, l.splat_f(SQRT_HALF));
+    let e = l.to_f(l.select_u(small, l.sub_u(e0, l.splat_u(1)), e0));
+    let one = l.splat_f(1.0);
+    let f = l.select_f(small, l.sub_f(l.add_f(m, m), one), l.sub_f(m, one));
+    let z = l.mul_f(f, f);
+    let mut y = l.splat_f(LN_P[0]);
+    for &c in &LN_P[1..] {
+        y = mad(l, y, f, c);
+    }
+    y = l.mul_f(l.mul_f(y, f), z);
+    y = l.add_f(y, l.mul_f(l.splat_f(LN2_LO), e));
+    y = l.add_f(y, l.mul_f(l.splat_f(-0.5), z));
+    let r = l.add_f(f, y);
+    l.add_f(r, l.mul_f(l.splat_f(LN2_HI), e))
+}
+
+/// [`super::math32::cos_sin_turns`], lane by lane: `(cos, sin)` of
+/// `2 pi m / 2^24`.
+#[inline(always)]
+pub(crate) fn cos_sin_turns<L: Lanes>(l: L, m: L::U) -> (L::F, L::F) {
+    let k = l.shr_u::<22>(l.add_u(m, l.splat_u(1 << 21)));
+    let rem = l.sub_u(m, l.shl_u::<22>(k));
+    let x = l.mul_f(l.mul_f(l.to_f(rem), l.splat_f(1.0 / 4_194_304.0)), l.splat_f(FRAC_PI_2));
+    let z = l.mul_f(x, x);
+    let mut s = l.splat_f(SIN_P[0]);
+    s = mad(l, s, z, SIN_P[1]);
+    s = mad(l, s, z, SIN_P[2]);
+    let s = l.add_f(l.mul_f(l.mul_f(s, z), x), x);
+    let mut c = l.splat_f(COS_P[0]);
+    c = mad(l, c, z, COS_P[1]);
+    c = mad(l, c, z, COS_P[2]);
+    let c = l.add_f(l.sub_f(l.mul_f(l.mul_f(c, z), z), l.mul_f(l.splat_f(0.5), z)), l.splat_f(1.0));
+    // Quarter turns k & 3 = 0, 1, 2, 3 give (c, s), (-s, c), (-c, -s), (s, -c):
+    // swap for odd k, negate the cosine for k & 3 in {1, 2}, the sine for {2, 3}.
+    let swap = l.bit_set(k, 1);
+    let (c1, s1) = (l.select_f(swap, s, c), l.select_f(swap, c, s));
+    let cos_sign = l.shl_u::<30>(l.and_u(l.add_u(k, l.splat_u(1)), l.splat_u(2)));
+    let sin_sign = l.shl_u::<30>(l.and_u(k, l.splat_u(2)));
+    (flip(l, c1, cos_sign), flip(l, s1, sin_sign))
+}
+
+#[inline(always)]
+fn poly<L: Lanes>(l: L, c: &[f32], x: L::F) -> L::F {
+    let mut y = l.splat_f(c[0]);
+    for &k in &c[1..] {
+        y = mad(l, y, x, k);
+    }
+    y
+}
+
+/// [`super::math32::ndtri_lower`], lane by lane, computing only the
+/// branches some lane selects.
+#[inline(always)]
+pub(crate) fn ndtri_lower<L: Lanes>(l: L, s: L::F) -> L::F {
+    let q = l.sub_f(s, l.splat_f(0.5));
+    // q >= -0.425, as !(q < -0.425): q is never NaN
+    let tailward = l.lt_f(q, l.splat_f(-0.425));
+    let zero = l.splat_f(0.0);
+    let central = if l.all(tailward) {
+        zero
+    } else {
+        let r = l.sub_f(l.splat_f(0.180_625), l.mul_f(q, q));
+        let num = poly(l, &PPND7_A, r);
+        let mut den = poly(l, &PPND7_B, r);
+        den = mad(l, den, r, 1.0);
+        l.div_f(l.mul_f(q, num), den)
+    };
+    if !l.any(tailward) {
+        return central;
+    }
+    let min_pos = l.splat_f(f32::MIN_POSITIVE);
+    let clamped = l.select_f(l.lt_f(s, min_pos), min_pos, s);
+    let t = l.sqrt_f(flip(l, ln(l, clamped), l.splat_u(0x8000_0000)));
+    let near = l.le_f(t, l.splat_f(5.0));
+    let mid = {
+        let t1 = l.sub_f(t, l.splat_f(1.6));
+        let n1 = poly(l, &PPND7_C, t1);
+        let d1 = mad(l, poly(l, &PPND7_D, t1), t1, 1.0);
+        l.div_f(n1, d1)
+    };
+    let tail = if l.all(near) {
+        mid
+    } else {
+        let t2 = l.sub_f(t, l.splat_f(5.0));
+        let n2 = poly(l, &PPND7_E, t2);
+        let d2 = mad(l, poly(l, &PPND7_F, t2), t2, 1.0);
+        l.select_f(near, mid, l.div_f(n2, d2))
+    };
+    let tail = flip(l, tail, l.splat_u(0x8000_0000));
+    l.select_f(tailward, tail, central)
+}
+
+/// Philox4x32-10 for `N` blocks at once, with the round keys prepared.
+#[inline(always)]
+pub(crate) fn philox<L: Lanes>(l: L, keys: &RoundKeys<L>, c0: L::U, c1: L::U, c2: L::U, c3: L::U) -> [L::U; 4] {
+    let (m0, m1) = (l.splat_u(PHILOX_M0), l.splat_u(PHILOX_M1));
+    let (mut c0, mut c1, mut c2, mut c3) = (c0, c1, c2, c3);
+    for &(k0, k1) in &keys.0 {
+        let (hi0, lo0) = l.mul_hilo(c0, m0);
+        let (hi1, lo1) = l.mul_hilo(c2, m1);
+        c0 = l.xor_u(l.xor_u(hi1, c1), k0);
+        c1 = lo1;
+        c2 = l.xor_u(l.xor_u(hi0, c3), k1);
+        c3 = lo0;
+    }
+    [c0, c1, c2, c3]
+}
+
+/// The ten round keys, broadcast.
+#[derive(Clone, Copy)]
+pub(crate) struct RoundKeys<L: Lanes>([(L::U, L::U); PHILOX_ROUNDS]);
+
+impl<L: Lanes> RoundKeys<L> {
+    #[inline(always)]
+    pub(crate) fn new(l: L, key: [u32; 2]) -> Self {
+        let mut k = [(l.splat_u(0), l.splat_u(0)); PHILOX_ROUNDS];
+        let (mut k0, mut k1) = (key[0], key[1]);
+        for (r, slot) in k.iter_mut().enumerate() {
+            if r > 0 {
+                k0 = k0.wrapping_add(PHILOX_W0);
+                k1 = k1.wrapping_add(PHILOX_W1);
+            }
+            *slot = (l.splat_u(k0), l.splat_u(k1));
+        }
+        RoundKeys(k)
+    }
+}
+
+/// The words of blocks `16 group + step N + lane`, lane by lane.
+#[inline(always)]
+pub(crate) fn step_words<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64, step: usize) -> [L::U; 4] {
+    // 16 group + step N + lane never carries out of the low word: the low
+    // four bits of 16 group are zero and step N + lane < 16.
+    let base = group * GROUP_BLOCKS + (step * L::N) as u64;
+    let c0 = l.add_u(l.splat_u(base as u32), l.iota());
+    philox(l, keys, c0, l.splat_u((base >> 32) as u32), l.splat_u(draw), l.splat_u(0))
+}
+
+/// How a single-precision value is written: f32, f16 or bf16, with the
+/// truncated normal's inward clamp in the output type where one is needed.
+pub(crate) trait Out32 {
+    /// Bytes per element.
+    const SIZE: usize;
+    /// Store `N` values at `p`.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `N * SIZE` bytes.
+    unsafe fn store<L: Lanes>(l: L, v: L::F, p: *mut u8);
+    /// Round `N` values to the output type, clamp them to `[lo, hi]`
+    /// (bounds representable in the output type, widened to f32), store.
+    ///
+    /// # Safety
+    /// As [`Out32::store`].
+    unsafe fn store_clamped<L: Lanes>(l: L, v: L::F, lo: L::F, hi: L::F, p: *mut u8);
+}
+
+/// `x` clamped to `[lo, hi]` by compare and select, as the scalar code.
+#[inline(always)]
+pub(crate) fn clamp<L: Lanes>(l: L, x: L::F, lo: L::F, hi: L::F) -> L::F {
+    let x = l.select_f(l.lt_f(x, lo), lo, x);
+    l.select_f(l.lt_f(hi, x), hi, x)
+}
+
+/// f32 output.
+pub(crate) struct OutF32;
+/// f16 output (round to nearest even).
+pub(crate) struct OutF16;
+/// bf16 output (round to nearest even).
+pub(crate) struct OutBf16;
+
+impl Out32 for OutF32 {
+    const SIZE: usize = 4;
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(l: L, v: L::F, p: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_f32(v, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_clamped<L: Lanes>(l: L, v: L::F, _lo: L::F, _hi: L::F, p: *mut u8) {
+        // The working-precision clamp already used the f32 inward bounds.
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_f32(v, p) }
+    }
+}
+
+impl Out32 for OutF16 {
+    const SIZE: usize = 2;
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(l: L, v: L::F, p: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_f16(v, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_clamped<L: Lanes>(l: L, v: L::F, lo: L::F, hi: L::F, p: *mut u8) {
+        let r = clamp(l, l.round_f16(v), lo, hi);
+        // `r` is representable in f16, so this rounding is exact.
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_f16(r, p) }
+    }
+}
+
+/// Round to bf16 (nearest even) in place in the f32 bits: add
+/// `0x7fff + lsb` and drop the low half. Equal to `half::bf16::from_f32`
+/// for every non-NaN input (overflow rounds to infinity as it should).
+#[inline(always)]
+fn bf16_round_bits<L: Lanes>(l: L, v: L::F) -> L::U {
+    let x = l.bits(v);
+    let lsb = l.and_u(l.shr_u::<16>(x), l.splat_u(1));
+    l.add_u(l.add_u(x, l.splat_u(0x7fff)), lsb)
+}
+
+impl Out32 for OutBf16 {
+    const SIZE: usize = 2;
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(l: L, v: L::F, p: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_hi16(bf16_round_bits(l, v), p) }
+    }
+    #[inline(always)]
+    unsafe fn store_clamped<L: Lanes>(l: L, v: L::F, lo: L::F, hi: L::F, p: *mut u8) {
+        let r = l.f_from_bits(l.and_u(bf16_round_bits(l, v), l.splat_u(0xffff_0000)));
+        let r = clamp(l, r, lo, hi);
+        // SAFETY: forwarded from the caller.
+        unsafe { l.store_hi16(l.bits(r), p) }
+    }
+}
+
+/// A single-precision distribution with its constants broadcast.
+#[derive(Clone, Copy)]
+pub(crate) struct Prepared<L: Lanes> {
+    keys: RoundKeys<L>,
+    draw: u32,
+    kind: Kind<L>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind<L: Lanes> {
+    Uniform { low: L::F, width: L::F },
+    Normal { mean: L::F, std: L::F },
+    Trunc { pa: L::F, qb: L::F, mass: L::F, mean: L::F, std: L::F, low: L::F, high: L::F, out_lo: L::F, out_hi: L::F },
+}
+
+impl<L: Lanes> Prepared<L> {
+    #[inline(always)]
+    pub(crate) fn new(l: L, job: &Job32) -> Self {
+        let (key, draw, out_bounds) = (job.key, job.draw, job.bounds);
+        let kind = match job.d {
+            Dist32::Uniform { low, width } => Kind::Uniform { low: l.splat_f(low), width: l.splat_f(width) },
+            Dist32::Normal { mean, std } => Kind::Normal { mean: l.splat_f(mean), std: l.splat_f(std) },
+            Dist32::Trunc(t) => Kind::Trunc {
+                pa: l.splat_f(t.pa),
+                qb: l.splat_f(t.qb),
+                mass: l.splat_f(t.mass),
+                mean: l.splat_f(t.mean),
+                std: l.splat_f(t.std),
+                low: l.splat_f(t.low),
+                high: l.splat_f(t.high),
+                out_lo: l.splat_f(out_bounds.0),
+                out_hi: l.splat_f(out_bounds.1),
+            },
+        };
+        Prepared { keys: RoundKeys::new(l, key), draw, kind }
+    }
+}
+
+/// One group (64 elements) of a single-precision distribution, written
+/// to `p` in the output type `O`.
+///
+/// # Safety
+/// `p` must be valid for writing `64 * O::SIZE` bytes.
+#[inline(always)]
+pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u64, p: *mut u8) {
+    let scale = l.splat_f(TWO_M24);
+    for step in 0..16 / L::N {
+        let w = step_words(l, &d.keys, d.draw, group, step);
+        // SAFETY (all stores below): element 16 j + N step + lane < 64.
+        let at = |j: usize| unsafe { p.add((16 * j + step * L::N) * O::SIZE) };
+        match d.kind {
+            Kind::Uniform { low, width } => {
+                for (j, &wj) in w.iter().enumerate() {
+                    let u = l.mul_f(l.to_f(l.shr_u::<8>(wj)), scale);
+                    // SAFETY: see above.
+                    unsafe { O::store(l, l.add_f(low, l.mul_f(width, u)), at(j)) };
+                }
+            }
+            Kind::Normal { mean, std } => {
+                for pair in 0..2 {
+                    let u = l.mul_f(l.to_f(l.shr_u::<8>(w[2 * pair])), scale);
+                    let u1 = l.sub_f(l.splat_f(1.0), u);
+                    let r = l.sqrt_f(l.mul_f(ln(l, u1), l.splat_f(-2.0)));
+                    let (c, s) = cos_sin_turns(l, l.shr_u::<8>(w[2 * pair + 1]));
+                    let zc = l.add_f(mean, l.mul_f(std, l.mul_f(r, c)));
+                    let zs = l.add_f(mean, l.mul_f(std, l.mul_f(r, s)));
+                    // SAFETY: see above.
+                    unsafe {
+                        O::store(l, zc, at(2 * pair));
+                        O::store(l, zs, at(2 * pair + 1));
+                    }
+                }
+            }
+            Kind::Trunc { pa, qb, mass, mean, std, low, high, out_lo, out_hi } => {
+                for (j, &wj) in w.iter().enumerate() {
+                    let m = l.shr_u::<9>(wj);
+                    let one = l.splat_u(1);
+                    let u = l.mul_f(l.to_f(l.add_u(l.add_u(m, m), one)), scale);
+                    let mv = l.sub_u(l.splat_u((1 << 23) - 1), m);
+                    let v = l.mul_f(l.to_f(l.add_u(l.add_u(mv, mv), one)), scale);
+                    let pp = l.add_f(pa, l.mul_f(mass, u));
+                    let qq = l.add_f(qb, l.mul_f(mass, v));
+                    let lower = l.lt_f(pp, qq);
+                    let s = l.select_f(lower, pp, qq);
+                    let x0 = ndtri_lower(l, s);
+                    let x = l.select_f(lower, x0, flip(l, x0, l.splat_u(0x8000_0000)));
+                    let y = clamp(l, l.add_f(mean, l.mul_f(std, x)), low, high);
+                    // SAFETY: see above.
+                    unsafe { O::store_clamped(l, y, out_lo, out_hi, at(j)) };
+                }
+            }
+        }
+    }
+}
+
+/// Fill elements `start .. start + len` of a single-precision stream into
+/// `out` (native-endian elements of `O`, any alignment).
+///
+/// Whole groups are written in place; a group cut by either end of the
+/// range goes through a 64-element buffer.
+///
+/// # Safety
+/// `out` must be valid for writing `len * O::SIZE` bytes.
+#[inline(always)]
+pub(crate) unsafe fn run32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, start: u64, out: *mut u8, len: usize) {
+    let mut e = start;
+    let mut i = 0;
+    while i < len {
+        let g = e / 64;
+        let off = (e % 64) as usize;
+        let n = (64 - off).min(len - i);
+        if n == 64 {
+            // SAFETY: elements i .. i + 64 are inside `out`.
+            unsafe { group32::<L, O>(l, d, g, out.add(i * O::SIZE)) };
+        } else {
+            let mut buf = [0u8; 64 * 4];
+            // SAFETY: `buf` holds 64 elements of at most 4 bytes; the copy
+            // takes `n` elements from inside it to inside `out`.
+            unsafe {
+                group32::<L, O>(l, d, g, buf.as_mut_ptr());
+                core::ptr::copy_nonoverlapping(buf.as_ptr().add(off * O::SIZE), out.add(i * O::SIZE), n * O::SIZE);
+            }
+        }
+        i += n;
+        e += n as u64;
+    }
+}
+
+/// The 64 words of `group` (16 blocks x 4), word-major (`words[j][b]`),
+/// for the double-precision kernels.
+#[inline(always)]
+pub(crate) fn group_words<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64) -> [[u32; 16]; 4] {
+    let mut words = [[0u32; 16]; 4];
+    for step in 0..16 / L::N {
+        let w = step_words(l, keys, draw, group, step);
+        for (j, row) in words.iter_mut().enumerate() {
+            // SAFETY: step N + N <= 16 words of `row`.
+            unsafe { l.store_u(w[j], row.as_mut_ptr().add(step * L::N)) };
+        }
+    }
+    words
+}
