@@ -30,6 +30,8 @@ enum Command {
     Sample(commands::sample::Args),
     /// List every scheme with its parameters.
     Schemes(commands::schemes::Args),
+    /// Time the kernels against a plain fill of the same buffer (the memory ceiling).
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Fans(a) => commands::fans::run(a),
         Command::Sample(a) => commands::sample::run(a),
         Command::Schemes(a) => commands::schemes::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

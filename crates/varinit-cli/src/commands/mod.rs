@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub mod bench;
 pub mod fans;
 pub mod gain;
 pub mod sample;
