@@ -72,6 +72,7 @@ pub mod math64;
 
 pub(crate) mod lanes;
 mod portable;
+pub(crate) mod qr;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;
 
