@@ -113,6 +113,30 @@ fn same_bits_under_1_2_8_threads() {
 }
 
 #[test]
+fn structured_schemes_same_bits_under_1_2_8_threads() {
+    // orthogonal's QR runs in parallel over fixed column blocks only
+    for (scheme, dims) in [
+        ("orthogonal", &[300u64, 200][..]),
+        ("orthogonal(gain=relu)", &[40, 130, 3][..]),
+        ("sparse(0.3)", &[300, 200][..]),
+        ("delta_orthogonal", &[3, 3, 16, 32][..]),
+    ] {
+        let layout = if scheme == "delta_orthogonal" { Layout::Jax } else { Layout::Torch };
+        for dtype in [DType::F32, DType::F64] {
+            let hash = |threads: usize| {
+                with_threads(threads, || {
+                    let t = tensor(9, "structured", scheme, dims, layout);
+                    sha256_hex(&bytes(&t, dtype, Par::Rayon))
+                })
+            };
+            let one = hash(1);
+            assert_eq!(hash(2), one, "{scheme} {dtype} with 2 threads");
+            assert_eq!(hash(8), one, "{scheme} {dtype} with 8 threads");
+        }
+    }
+}
+
+#[test]
 fn bytes_equal_elements() {
     // fill_bytes writes in place; fill_range through typed slices: same values,
     // including at a start that is not a group boundary
