@@ -222,20 +222,30 @@ pub(crate) fn ndtri_lower<L: Lanes>(l: L, s: L::F) -> L::F {
     l.select_f(tailward, tail, central)
 }
 
-/// Philox4x32-10 for `N` blocks at once, with the round keys prepared.
+/// Philox4x32-10 for the 16 blocks of a group, `N` per vector: `16 / N`
+/// independent chains advanced round by round together, so that the
+/// multiplier latency of one chain hides behind the others' work.
 #[inline(always)]
-pub(crate) fn philox<L: Lanes>(l: L, keys: &RoundKeys<L>, c0: L::U, c1: L::U, c2: L::U, c3: L::U) -> [L::U; 4] {
+pub(crate) fn philox_group<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64) -> [[L::U; 4]; 4] {
     let (m0, m1) = (l.splat_u(PHILOX_M0), l.splat_u(PHILOX_M1));
-    let (mut c0, mut c1, mut c2, mut c3) = (c0, c1, c2, c3);
-    for &(k0, k1) in &keys.0 {
-        let (hi0, lo0) = l.mul_hilo(c0, m0);
-        let (hi1, lo1) = l.mul_hilo(c2, m1);
-        c0 = l.xor_u(l.xor_u(hi1, c1), k0);
-        c1 = lo1;
-        c2 = l.xor_u(l.xor_u(hi0, c3), k1);
-        c3 = lo0;
+    let steps = 16 / L::N;
+    let zero = l.splat_u(0);
+    let mut c = [[zero; 4]; 4];
+    for (step, cs) in c.iter_mut().enumerate().take(steps) {
+        // 16 group + step N + lane never carries out of the low word: the
+        // low four bits of 16 group are zero and step N + lane < 16.
+        let base = group * GROUP_BLOCKS + (step * L::N) as u64;
+        *cs = [l.add_u(l.splat_u(base as u32), l.iota()), l.splat_u((base >> 32) as u32), l.splat_u(draw), zero];
     }
-    [c0, c1, c2, c3]
+    for &(k0, k1) in &keys.0 {
+        for cs in c.iter_mut().take(steps) {
+            let [c0, c1, c2, c3] = *cs;
+            let (hi0, lo0) = l.mul_hilo(c0, m0);
+            let (hi1, lo1) = l.mul_hilo(c2, m1);
+            *cs = [l.xor_u(l.xor_u(hi1, c1), k0), lo1, l.xor_u(l.xor_u(hi0, c3), k1), lo0];
+        }
+    }
+    c
 }
 
 /// The ten round keys, broadcast.
@@ -256,16 +266,6 @@ impl<L: Lanes> RoundKeys<L> {
         }
         RoundKeys(k)
     }
-}
-
-/// The words of blocks `16 group + step N + lane`, lane by lane.
-#[inline(always)]
-pub(crate) fn step_words<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64, step: usize) -> [L::U; 4] {
-    // 16 group + step N + lane never carries out of the low word: the low
-    // four bits of 16 group are zero and step N + lane < 16.
-    let base = group * GROUP_BLOCKS + (step * L::N) as u64;
-    let c0 = l.add_u(l.splat_u(base as u32), l.iota());
-    philox(l, keys, c0, l.splat_u((base >> 32) as u32), l.splat_u(draw), l.splat_u(0))
 }
 
 /// How a single-precision value is written: f32, f16 or bf16, with the
@@ -403,8 +403,8 @@ impl<L: Lanes> Prepared<L> {
 #[inline(always)]
 pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u64, p: *mut u8) {
     let scale = l.splat_f(TWO_M24);
-    for step in 0..16 / L::N {
-        let w = step_words(l, &d.keys, d.draw, group, step);
+    let words = philox_group(l, &d.keys, d.draw, group);
+    for (step, &w) in words.iter().enumerate().take(16 / L::N) {
         // SAFETY (all stores below): element 16 j + N step + lane < 64.
         let at = |j: usize| unsafe { p.add((16 * j + step * L::N) * O::SIZE) };
         match d.kind {
@@ -490,8 +490,8 @@ pub(crate) unsafe fn run32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, start: u64
 #[inline(always)]
 pub(crate) fn group_words<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64) -> [[u32; 16]; 4] {
     let mut words = [[0u32; 16]; 4];
-    for step in 0..16 / L::N {
-        let w = step_words(l, keys, draw, group, step);
+    let all = philox_group(l, keys, draw, group);
+    for (step, &w) in all.iter().enumerate().take(16 / L::N) {
         for (j, row) in words.iter_mut().enumerate() {
             // SAFETY: step N + N <= 16 words of `row`.
             unsafe { l.store_u(w[j], row.as_mut_ptr().add(step * L::N)) };
