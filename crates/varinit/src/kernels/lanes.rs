@@ -118,62 +118,130 @@ fn flip<L: Lanes>(l: L, x: L::F, sign: L::U) -> L::F {
     l.f_from_bits(l.xor_u(l.bits(x), sign))
 }
 
+/// The floating-point constants of the transforms, broadcast once per
+/// fill.
+///
+/// Why a struct: written inline, every constant becomes a broadcast load
+/// next to its use (a fifth of the instructions of the normal kernel); built
+/// once from values the optimiser cannot see through (`black_box`), they
+/// stay in registers or become memory operands of the arithmetic. The
+/// values are exactly the scalar reference's constants.
+#[derive(Clone, Copy)]
+pub(crate) struct C32<L: Lanes> {
+    ln_p: [L::F; 9],
+    sqrt_half: L::F,
+    ln2_hi: L::F,
+    ln2_lo: L::F,
+    neg_half: L::F,
+    one: L::F,
+    half: L::F,
+    sin_p: [L::F; 3],
+    cos_p: [L::F; 3],
+    quarter_turn: L::F,
+    frac_pi_2: L::F,
+    neg_two: L::F,
+    two_m24: L::F,
+    a: [L::F; 4],
+    b: [L::F; 3],
+    c: [L::F; 4],
+    d: [L::F; 2],
+    e: [L::F; 4],
+    f: [L::F; 2],
+    central_edge: L::F,
+    r0: L::F,
+    min_pos: L::F,
+    five: L::F,
+    one_six: L::F,
+}
+
+impl<L: Lanes> C32<L> {
+    #[inline(always)]
+    pub(crate) fn new(l: L) -> Self {
+        let v = |x: f32| l.splat_f(core::hint::black_box(x));
+        let arr = |c: &[f32]| -> [L::F; 4] { [0, 1, 2, 3].map(|i| v(c.get(i).copied().unwrap_or(0.0))) };
+        let [b0, b1, b2, _] = arr(&PPND7_B);
+        let [d0, d1, _, _] = arr(&PPND7_D);
+        let [f0, f1, _, _] = arr(&PPND7_F);
+        let [s0, s1, s2, _] = arr(&SIN_P);
+        let [c0, c1, c2, _] = arr(&COS_P);
+        C32 {
+            ln_p: LN_P.map(v),
+            sqrt_half: v(SQRT_HALF),
+            ln2_hi: v(LN2_HI),
+            ln2_lo: v(LN2_LO),
+            neg_half: v(-0.5),
+            one: v(1.0),
+            half: v(0.5),
+            sin_p: [s0, s1, s2],
+            cos_p: [c0, c1, c2],
+            quarter_turn: v(1.0 / 4_194_304.0),
+            frac_pi_2: v(FRAC_PI_2),
+            neg_two: v(-2.0),
+            two_m24: v(TWO_M24),
+            a: arr(&PPND7_A),
+            b: [b0, b1, b2],
+            c: arr(&PPND7_C),
+            d: [d0, d1],
+            e: arr(&PPND7_E),
+            f: [f0, f1],
+            central_edge: v(-0.425),
+            r0: v(0.180_625),
+            min_pos: v(f32::MIN_POSITIVE),
+            five: v(5.0),
+            one_six: v(1.6),
+        }
+    }
+}
+
 /// `a * b + c` as two roundings (never fused).
 #[inline(always)]
-fn mad<L: Lanes>(l: L, a: L::F, b: L::F, c: f32) -> L::F {
-    l.add_f(l.mul_f(a, b), l.splat_f(c))
+fn mad<L: Lanes>(l: L, a: L::F, b: L::F, c: L::F) -> L::F {
+    l.add_f(l.mul_f(a, b), c)
 }
 
 /// [`super::math32::ln`], lane by lane.
 #[inline(always)]
-pub(crate) fn ln<L: Lanes>(l: L, x: L::F) -> L::F {
+pub(crate) fn ln<L: Lanes>(l: L, k: &C32<L>, x: L::F) -> L::F {
     let bits = l.bits(x);
     let e0 = l.sub_u(l.and_u(l.shr_u::<23>(bits), l.splat_u(0xff)), l.splat_u(126));
     let m = l.f_from_bits(l.or_u(l.and_u(bits, l.splat_u(0x007f_ffff)), l.splat_u(0x3f00_0000)));
-    let small = l.lt_f(m, l.splat_f(SQRT_HALF));
+    let small = l.lt_f(m, k.sqrt_half);
     let e = l.to_f(l.select_u(small, l.sub_u(e0, l.splat_u(1)), e0));
-    let one = l.splat_f(1.0);
-    let f = l.select_f(small, l.sub_f(l.add_f(m, m), one), l.sub_f(m, one));
+    let f = l.select_f(small, l.sub_f(l.add_f(m, m), k.one), l.sub_f(m, k.one));
     let z = l.mul_f(f, f);
-    let mut y = l.splat_f(LN_P[0]);
-    for &c in &LN_P[1..] {
-        y = mad(l, y, f, c);
-    }
-    y = l.mul_f(l.mul_f(y, f), z);
-    y = l.add_f(y, l.mul_f(l.splat_f(LN2_LO), e));
-    y = l.add_f(y, l.mul_f(l.splat_f(-0.5), z));
+    let y = poly(l, &k.ln_p, f);
+    let mut y = l.mul_f(l.mul_f(y, f), z);
+    y = l.add_f(y, l.mul_f(k.ln2_lo, e));
+    y = l.add_f(y, l.mul_f(k.neg_half, z));
     let r = l.add_f(f, y);
-    l.add_f(r, l.mul_f(l.splat_f(LN2_HI), e))
+    l.add_f(r, l.mul_f(k.ln2_hi, e))
 }
 
 /// [`super::math32::cos_sin_turns`], lane by lane: `(cos, sin)` of
 /// `2 pi m / 2^24`.
 #[inline(always)]
-pub(crate) fn cos_sin_turns<L: Lanes>(l: L, m: L::U) -> (L::F, L::F) {
-    let k = l.shr_u::<22>(l.add_u(m, l.splat_u(1 << 21)));
-    let rem = l.sub_u(m, l.shl_u::<22>(k));
-    let x = l.mul_f(l.mul_f(l.to_f(rem), l.splat_f(1.0 / 4_194_304.0)), l.splat_f(FRAC_PI_2));
+pub(crate) fn cos_sin_turns<L: Lanes>(l: L, k: &C32<L>, m: L::U) -> (L::F, L::F) {
+    let q = l.shr_u::<22>(l.add_u(m, l.splat_u(1 << 21)));
+    let rem = l.sub_u(m, l.shl_u::<22>(q));
+    let x = l.mul_f(l.mul_f(l.to_f(rem), k.quarter_turn), k.frac_pi_2);
     let z = l.mul_f(x, x);
-    let mut s = l.splat_f(SIN_P[0]);
-    s = mad(l, s, z, SIN_P[1]);
-    s = mad(l, s, z, SIN_P[2]);
+    let s = poly(l, &k.sin_p, z);
     let s = l.add_f(l.mul_f(l.mul_f(s, z), x), x);
-    let mut c = l.splat_f(COS_P[0]);
-    c = mad(l, c, z, COS_P[1]);
-    c = mad(l, c, z, COS_P[2]);
-    let c = l.add_f(l.sub_f(l.mul_f(l.mul_f(c, z), z), l.mul_f(l.splat_f(0.5), z)), l.splat_f(1.0));
-    // Quarter turns k & 3 = 0, 1, 2, 3 give (c, s), (-s, c), (-c, -s), (s, -c):
-    // swap for odd k, negate the cosine for k & 3 in {1, 2}, the sine for {2, 3}.
-    let swap = l.bit_set(k, 1);
+    let c = poly(l, &k.cos_p, z);
+    let c = l.add_f(l.sub_f(l.mul_f(l.mul_f(c, z), z), l.mul_f(k.half, z)), k.one);
+    // Quarter turns q & 3 = 0, 1, 2, 3 give (c, s), (-s, c), (-c, -s), (s, -c):
+    // swap for odd q, negate the cosine for q & 3 in {1, 2}, the sine for {2, 3}.
+    let swap = l.bit_set(q, 1);
     let (c1, s1) = (l.select_f(swap, s, c), l.select_f(swap, c, s));
-    let cos_sign = l.shl_u::<30>(l.and_u(l.add_u(k, l.splat_u(1)), l.splat_u(2)));
-    let sin_sign = l.shl_u::<30>(l.and_u(k, l.splat_u(2)));
+    let cos_sign = l.shl_u::<30>(l.and_u(l.add_u(q, l.splat_u(1)), l.splat_u(2)));
+    let sin_sign = l.shl_u::<30>(l.and_u(q, l.splat_u(2)));
     (flip(l, c1, cos_sign), flip(l, s1, sin_sign))
 }
 
+/// Horner's rule from the highest coefficient, as the scalar code.
 #[inline(always)]
-fn poly<L: Lanes>(l: L, c: &[f32], x: L::F) -> L::F {
-    let mut y = l.splat_f(c[0]);
+fn poly<L: Lanes>(l: L, c: &[L::F], x: L::F) -> L::F {
+    let mut y = c[0];
     for &k in &c[1..] {
         y = mad(l, y, x, k);
     }
@@ -183,39 +251,36 @@ fn poly<L: Lanes>(l: L, c: &[f32], x: L::F) -> L::F {
 /// [`super::math32::ndtri_lower`], lane by lane, computing only the
 /// branches some lane selects.
 #[inline(always)]
-pub(crate) fn ndtri_lower<L: Lanes>(l: L, s: L::F) -> L::F {
-    let q = l.sub_f(s, l.splat_f(0.5));
+pub(crate) fn ndtri_lower<L: Lanes>(l: L, k: &C32<L>, s: L::F) -> L::F {
+    let q = l.sub_f(s, k.half);
     // q >= -0.425, as !(q < -0.425): q is never NaN
-    let tailward = l.lt_f(q, l.splat_f(-0.425));
-    let zero = l.splat_f(0.0);
+    let tailward = l.lt_f(q, k.central_edge);
     let central = if l.all(tailward) {
-        zero
+        q
     } else {
-        let r = l.sub_f(l.splat_f(0.180_625), l.mul_f(q, q));
-        let num = poly(l, &PPND7_A, r);
-        let mut den = poly(l, &PPND7_B, r);
-        den = mad(l, den, r, 1.0);
+        let r = l.sub_f(k.r0, l.mul_f(q, q));
+        let num = poly(l, &k.a, r);
+        let den = mad(l, poly(l, &k.b, r), r, k.one);
         l.div_f(l.mul_f(q, num), den)
     };
     if !l.any(tailward) {
         return central;
     }
-    let min_pos = l.splat_f(f32::MIN_POSITIVE);
-    let clamped = l.select_f(l.lt_f(s, min_pos), min_pos, s);
-    let t = l.sqrt_f(flip(l, ln(l, clamped), l.splat_u(0x8000_0000)));
-    let near = l.le_f(t, l.splat_f(5.0));
+    let clamped = l.select_f(l.lt_f(s, k.min_pos), k.min_pos, s);
+    let t = l.sqrt_f(flip(l, ln(l, k, clamped), l.splat_u(0x8000_0000)));
+    let near = l.le_f(t, k.five);
     let mid = {
-        let t1 = l.sub_f(t, l.splat_f(1.6));
-        let n1 = poly(l, &PPND7_C, t1);
-        let d1 = mad(l, poly(l, &PPND7_D, t1), t1, 1.0);
+        let t1 = l.sub_f(t, k.one_six);
+        let n1 = poly(l, &k.c, t1);
+        let d1 = mad(l, poly(l, &k.d, t1), t1, k.one);
         l.div_f(n1, d1)
     };
     let tail = if l.all(near) {
         mid
     } else {
-        let t2 = l.sub_f(t, l.splat_f(5.0));
-        let n2 = poly(l, &PPND7_E, t2);
-        let d2 = mad(l, poly(l, &PPND7_F, t2), t2, 1.0);
+        let t2 = l.sub_f(t, k.five);
+        let n2 = poly(l, &k.e, t2);
+        let d2 = mad(l, poly(l, &k.f, t2), t2, k.one);
         l.select_f(near, mid, l.div_f(n2, d2))
     };
     let tail = flip(l, tail, l.splat_u(0x8000_0000));
@@ -361,6 +426,7 @@ impl Out32 for OutBf16 {
 #[derive(Clone, Copy)]
 pub(crate) struct Prepared<L: Lanes> {
     keys: RoundKeys<L>,
+    k: C32<L>,
     draw: u32,
     kind: Kind<L>,
 }
@@ -391,7 +457,7 @@ impl<L: Lanes> Prepared<L> {
                 out_hi: l.splat_f(out_bounds.1),
             },
         };
-        Prepared { keys: RoundKeys::new(l, key), draw, kind }
+        Prepared { keys: RoundKeys::new(l, key), k: C32::new(l), draw, kind }
     }
 }
 
@@ -402,7 +468,8 @@ impl<L: Lanes> Prepared<L> {
 /// `p` must be valid for writing `64 * O::SIZE` bytes.
 #[inline(always)]
 pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u64, p: *mut u8) {
-    let scale = l.splat_f(TWO_M24);
+    let k = &d.k;
+    let scale = k.two_m24;
     let words = philox_group(l, &d.keys, d.draw, group);
     for (step, &w) in words.iter().enumerate().take(16 / L::N) {
         // SAFETY (all stores below): element 16 j + N step + lane < 64.
@@ -418,9 +485,9 @@ pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u
             Kind::Normal { mean, std } => {
                 for pair in 0..2 {
                     let u = l.mul_f(l.to_f(l.shr_u::<8>(w[2 * pair])), scale);
-                    let u1 = l.sub_f(l.splat_f(1.0), u);
-                    let r = l.sqrt_f(l.mul_f(ln(l, u1), l.splat_f(-2.0)));
-                    let (c, s) = cos_sin_turns(l, l.shr_u::<8>(w[2 * pair + 1]));
+                    let u1 = l.sub_f(k.one, u);
+                    let r = l.sqrt_f(l.mul_f(ln(l, k, u1), k.neg_two));
+                    let (c, s) = cos_sin_turns(l, k, l.shr_u::<8>(w[2 * pair + 1]));
                     let zc = l.add_f(mean, l.mul_f(std, l.mul_f(r, c)));
                     let zs = l.add_f(mean, l.mul_f(std, l.mul_f(r, s)));
                     // SAFETY: see above.
@@ -441,7 +508,7 @@ pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u
                     let qq = l.add_f(qb, l.mul_f(mass, v));
                     let lower = l.lt_f(pp, qq);
                     let s = l.select_f(lower, pp, qq);
-                    let x0 = ndtri_lower(l, s);
+                    let x0 = ndtri_lower(l, k, s);
                     let x = l.select_f(lower, x0, flip(l, x0, l.splat_u(0x8000_0000)));
                     let y = clamp(l, l.add_f(mean, l.mul_f(std, x)), low, high);
                     // SAFETY: see above.
