@@ -20,7 +20,8 @@
 //! elements.
 //!
 //! Lane-uniform shortcuts (skipping a branch of the quantile when no lane
-//! takes it) change only the work done, never a selected value.
+//! takes it) and the truncated normal's gathering of tail lanes change only
+//! the work done, never a selected value.
 
 use super::math32::{
     COS_P, FRAC_PI_2, LN_P, LN2_HI, LN2_LO, PPND7_A, PPND7_B, PPND7_C, PPND7_D, PPND7_E, PPND7_F, SIN_P, SQRT_HALF,
@@ -87,10 +88,20 @@ pub(crate) trait Lanes: Copy {
     fn le_f(self, a: Self::F, b: Self::F) -> Self::M;
     /// `m ? a : b`, lane by lane.
     fn select_f(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
+    /// Bit `i` set for lane `i` set.
+    fn mask_bits(self, m: Self::M) -> u32;
+    /// Load `N` lanes (no alignment needed).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `N` `f32`s.
+    unsafe fn load_f(self, p: *const f32) -> Self::F;
+    /// Load `N` lanes (no alignment needed).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `N` `u32`s.
+    unsafe fn load_u(self, p: *const u32) -> Self::U;
     /// Every lane set.
     fn all(self, m: Self::M) -> bool;
-    /// Some lane set.
-    fn any(self, m: Self::M) -> bool;
 
     /// Store as f32 (no alignment needed).
     ///
@@ -248,24 +259,18 @@ fn poly<L: Lanes>(l: L, c: &[L::F], x: L::F) -> L::F {
     y
 }
 
-/// [`super::math32::ndtri_lower`], lane by lane, computing only the
-/// branches some lane selects.
+/// The central branch of [`super::math32::ndtri_lower`] (`q = s - 1/2`).
 #[inline(always)]
-pub(crate) fn ndtri_lower<L: Lanes>(l: L, k: &C32<L>, s: L::F) -> L::F {
-    let q = l.sub_f(s, k.half);
-    // q >= -0.425, as !(q < -0.425): q is never NaN
-    let tailward = l.lt_f(q, k.central_edge);
-    let central = if l.all(tailward) {
-        q
-    } else {
-        let r = l.sub_f(k.r0, l.mul_f(q, q));
-        let num = poly(l, &k.a, r);
-        let den = mad(l, poly(l, &k.b, r), r, k.one);
-        l.div_f(l.mul_f(q, num), den)
-    };
-    if !l.any(tailward) {
-        return central;
-    }
+fn ndtri_central<L: Lanes>(l: L, k: &C32<L>, q: L::F) -> L::F {
+    let r = l.sub_f(k.r0, l.mul_f(q, q));
+    let num = poly(l, &k.a, r);
+    let den = mad(l, poly(l, &k.b, r), r, k.one);
+    l.div_f(l.mul_f(q, num), den)
+}
+
+/// The tail branches of [`super::math32::ndtri_lower`], sign included.
+#[inline(always)]
+fn ndtri_tail<L: Lanes>(l: L, k: &C32<L>, s: L::F) -> L::F {
     let clamped = l.select_f(l.lt_f(s, k.min_pos), k.min_pos, s);
     let t = l.sqrt_f(flip(l, ln(l, k, clamped), l.splat_u(0x8000_0000)));
     let near = l.le_f(t, k.five);
@@ -283,8 +288,7 @@ pub(crate) fn ndtri_lower<L: Lanes>(l: L, k: &C32<L>, s: L::F) -> L::F {
         let d2 = mad(l, poly(l, &k.f, t2), t2, k.one);
         l.select_f(near, mid, l.div_f(n2, d2))
     };
-    let tail = flip(l, tail, l.splat_u(0x8000_0000));
-    l.select_f(tailward, tail, central)
+    flip(l, tail, l.splat_u(0x8000_0000))
 }
 
 /// Philox4x32-10 for the 16 blocks of a group, `N` per vector: `16 / N`
@@ -497,23 +501,92 @@ pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u
                     }
                 }
             }
-            Kind::Trunc { pa, qb, mass, mean, std, low, high, out_lo, out_hi } => {
-                for (j, &wj) in w.iter().enumerate() {
-                    let m = l.shr_u::<9>(wj);
-                    let one = l.splat_u(1);
-                    let u = l.mul_f(l.to_f(l.add_u(l.add_u(m, m), one)), scale);
-                    let mv = l.sub_u(l.splat_u((1 << 23) - 1), m);
-                    let v = l.mul_f(l.to_f(l.add_u(l.add_u(mv, mv), one)), scale);
-                    let pp = l.add_f(pa, l.mul_f(mass, u));
-                    let qq = l.add_f(qb, l.mul_f(mass, v));
-                    let lower = l.lt_f(pp, qq);
-                    let s = l.select_f(lower, pp, qq);
-                    let x0 = ndtri_lower(l, k, s);
-                    let x = l.select_f(lower, x0, flip(l, x0, l.splat_u(0x8000_0000)));
-                    let y = clamp(l, l.add_f(mean, l.mul_f(std, x)), low, high);
-                    // SAFETY: see above.
-                    unsafe { O::store_clamped(l, y, out_lo, out_hi, at(j)) };
-                }
+            // SAFETY: forwarded from the caller.
+            Kind::Trunc { .. } => return unsafe { trunc_group::<L, O>(l, d, &words, p) },
+        }
+    }
+}
+
+/// One group of the truncated normal.
+///
+/// The quantile's tail branch (a logarithm, a square root and a division)
+/// is needed by a minority of lanes (11% for a +-2 sigma truncation), but
+/// skipping it per vector only pays when no lane needs it, which a branch
+/// cannot predict. So the central branch runs on every vector, the lanes
+/// that need the tail are gathered from the whole group into as few
+/// vectors as possible, their tails computed there and written back. Each
+/// lane still gets exactly the value of the scalar reference.
+///
+/// # Safety
+/// `p` must be valid for writing `64 * O::SIZE` bytes.
+#[inline(always)]
+unsafe fn trunc_group<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, words: &[[L::U; 4]; 4], p: *mut u8) {
+    let Kind::Trunc { pa, qb, mass, mean, std, low, high, out_lo, out_hi } = d.kind else { return };
+    let k = &d.k;
+    let steps = 16 / L::N;
+    let mut x0 = [0f32; 64];
+    let mut sv = [0f32; 64];
+    let mut sign = [0u32; 64];
+    let mut tail_lanes: u64 = 0;
+    let one = l.splat_u(1);
+    for (step, w) in words.iter().enumerate().take(steps) {
+        for (j, &wj) in w.iter().enumerate() {
+            let at = 16 * j + step * L::N;
+            let m = l.shr_u::<9>(wj);
+            let u = l.mul_f(l.to_f(l.add_u(l.add_u(m, m), one)), k.two_m24);
+            let mv = l.sub_u(l.splat_u((1 << 23) - 1), m);
+            let v = l.mul_f(l.to_f(l.add_u(l.add_u(mv, mv), one)), k.two_m24);
+            let pp = l.add_f(pa, l.mul_f(mass, u));
+            let qq = l.add_f(qb, l.mul_f(mass, v));
+            let lower = l.lt_f(pp, qq);
+            let s = l.select_f(lower, pp, qq);
+            let q = l.sub_f(s, k.half);
+            let tailward = l.lt_f(q, k.central_edge);
+            let central = if l.all(tailward) { q } else { ndtri_central(l, k, q) };
+            // SAFETY: at + N <= 64 for every buffer.
+            unsafe {
+                l.store_f32(central, x0.as_mut_ptr().add(at).cast());
+                l.store_f32(s, sv.as_mut_ptr().add(at).cast());
+                l.store_u(l.select_u(lower, l.splat_u(0), l.splat_u(0x8000_0000)), sign.as_mut_ptr().add(at));
+            }
+            tail_lanes |= u64::from(l.mask_bits(tailward)) << at;
+        }
+    }
+    if tail_lanes != 0 {
+        // gathered tail inputs; the padding is a harmless central value
+        let mut gathered = [0.25f32; 64 + 16];
+        let mut index = [0u8; 64];
+        let mut n = 0;
+        let mut bits = tail_lanes;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            gathered[n] = sv[i];
+            index[n] = i as u8;
+            n += 1;
+            bits &= bits - 1;
+        }
+        let mut tails = [0f32; 64 + 16];
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i < n <= 64 and both buffers hold 64 + 16 >= i + N floats.
+            unsafe {
+                let t = ndtri_tail(l, k, l.load_f(gathered.as_ptr().add(i)));
+                l.store_f32(t, tails.as_mut_ptr().add(i).cast());
+            }
+            i += L::N;
+        }
+        for (&at, &t) in index[..n].iter().zip(&tails[..n]) {
+            x0[at as usize] = t;
+        }
+    }
+    for step in 0..steps {
+        for j in 0..4 {
+            let at = 16 * j + step * L::N;
+            // SAFETY: at + N <= 64; the output holds 64 elements.
+            unsafe {
+                let x = flip(l, l.load_f(x0.as_ptr().add(at)), l.load_u(sign.as_ptr().add(at)));
+                let y = clamp(l, l.add_f(mean, l.mul_f(std, x)), low, high);
+                O::store_clamped(l, y, out_lo, out_hi, p.add(at * O::SIZE));
             }
         }
     }

@@ -147,12 +147,22 @@ impl Lanes for Portable {
         [0, 1, 2, 3].map(|i| if m[i] { a[i] } else { b[i] })
     }
     #[inline(always)]
-    fn all(self, m: [bool; 4]) -> bool {
-        m[0] & m[1] & m[2] & m[3]
+    fn mask_bits(self, m: [bool; 4]) -> u32 {
+        u32::from(m[0]) | u32::from(m[1]) << 1 | u32::from(m[2]) << 2 | u32::from(m[3]) << 3
     }
     #[inline(always)]
-    fn any(self, m: [bool; 4]) -> bool {
-        m[0] | m[1] | m[2] | m[3]
+    unsafe fn load_f(self, p: *const f32) -> F4 {
+        // SAFETY: the caller guarantees four readable f32s.
+        unsafe { p.cast::<F4>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn load_u(self, p: *const u32) -> U4 {
+        // SAFETY: the caller guarantees four readable u32s.
+        unsafe { p.cast::<U4>().read_unaligned() }
+    }
+    #[inline(always)]
+    fn all(self, m: [bool; 4]) -> bool {
+        m[0] & m[1] & m[2] & m[3]
     }
     #[inline(always)]
     unsafe fn store_f32(self, a: F4, p: *mut u8) {

@@ -157,12 +157,20 @@ impl Lanes for Avx2 {
         unsafe { _mm256_blendv_ps(b, a, m) }
     }
     #[inline(always)]
-    fn all(self, m: __m256) -> bool {
-        unsafe { _mm256_movemask_ps(m) == 0xff }
+    fn mask_bits(self, m: __m256) -> u32 {
+        unsafe { _mm256_movemask_ps(m) as u32 }
     }
     #[inline(always)]
-    fn any(self, m: __m256) -> bool {
-        unsafe { _mm256_movemask_ps(m) != 0 }
+    unsafe fn load_f(self, p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_u(self, p: *const u32) -> __m256i {
+        unsafe { _mm256_loadu_si256(p.cast()) }
+    }
+    #[inline(always)]
+    fn all(self, m: __m256) -> bool {
+        unsafe { _mm256_movemask_ps(m) == 0xff }
     }
     #[inline(always)]
     unsafe fn store_f32(self, a: __m256, p: *mut u8) {
@@ -309,12 +317,20 @@ impl Lanes for Avx512 {
         unsafe { _mm512_mask_blend_ps(m, b, a) }
     }
     #[inline(always)]
-    fn all(self, m: __mmask16) -> bool {
-        m == 0xffff
+    fn mask_bits(self, m: __mmask16) -> u32 {
+        u32::from(m)
     }
     #[inline(always)]
-    fn any(self, m: __mmask16) -> bool {
-        m != 0
+    unsafe fn load_f(self, p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_u(self, p: *const u32) -> __m512i {
+        unsafe { _mm512_loadu_si512(p.cast()) }
+    }
+    #[inline(always)]
+    fn all(self, m: __mmask16) -> bool {
+        m == 0xffff
     }
     #[inline(always)]
     unsafe fn store_f32(self, a: __m512, p: *mut u8) {
