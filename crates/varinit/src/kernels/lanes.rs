@@ -213,40 +213,75 @@ fn mad<L: Lanes>(l: L, a: L::F, b: L::F, c: L::F) -> L::F {
 /// [`super::math32::ln`], lane by lane.
 #[inline(always)]
 pub(crate) fn ln<L: Lanes>(l: L, k: &C32<L>, x: L::F) -> L::F {
-    let bits = l.bits(x);
-    let e0 = l.sub_u(l.and_u(l.shr_u::<23>(bits), l.splat_u(0xff)), l.splat_u(126));
-    let m = l.f_from_bits(l.or_u(l.and_u(bits, l.splat_u(0x007f_ffff)), l.splat_u(0x3f00_0000)));
-    let small = l.lt_f(m, k.sqrt_half);
-    let e = l.to_f(l.select_u(small, l.sub_u(e0, l.splat_u(1)), e0));
-    let f = l.select_f(small, l.sub_f(l.add_f(m, m), k.one), l.sub_f(m, k.one));
-    let z = l.mul_f(f, f);
-    let y = poly(l, &k.ln_p, f);
-    let mut y = l.mul_f(l.mul_f(y, f), z);
-    y = l.add_f(y, l.mul_f(k.ln2_lo, e));
-    y = l.add_f(y, l.mul_f(k.neg_half, z));
-    let r = l.add_f(f, y);
-    l.add_f(r, l.mul_f(k.ln2_hi, e))
+    ln_k(l, k, [x])[0]
 }
 
-/// [`super::math32::cos_sin_turns`], lane by lane: `(cos, sin)` of
-/// `2 pi m / 2^24`.
+/// [`ln`] of `K` independent vectors, advanced step by step together so
+/// that their dependency chains (the Horner rule is one long chain)
+/// overlap. Each lane's operations are unchanged.
 #[inline(always)]
-pub(crate) fn cos_sin_turns<L: Lanes>(l: L, k: &C32<L>, m: L::U) -> (L::F, L::F) {
-    let q = l.shr_u::<22>(l.add_u(m, l.splat_u(1 << 21)));
-    let rem = l.sub_u(m, l.shl_u::<22>(q));
-    let x = l.mul_f(l.mul_f(l.to_f(rem), k.quarter_turn), k.frac_pi_2);
-    let z = l.mul_f(x, x);
-    let s = poly(l, &k.sin_p, z);
-    let s = l.add_f(l.mul_f(l.mul_f(s, z), x), x);
-    let c = poly(l, &k.cos_p, z);
-    let c = l.add_f(l.sub_f(l.mul_f(l.mul_f(c, z), z), l.mul_f(k.half, z)), k.one);
-    // Quarter turns q & 3 = 0, 1, 2, 3 give (c, s), (-s, c), (-c, -s), (s, -c):
-    // swap for odd q, negate the cosine for q & 3 in {1, 2}, the sine for {2, 3}.
-    let swap = l.bit_set(q, 1);
-    let (c1, s1) = (l.select_f(swap, s, c), l.select_f(swap, c, s));
-    let cos_sign = l.shl_u::<30>(l.and_u(l.add_u(q, l.splat_u(1)), l.splat_u(2)));
-    let sin_sign = l.shl_u::<30>(l.and_u(q, l.splat_u(2)));
-    (flip(l, c1, cos_sign), flip(l, s1, sin_sign))
+pub(crate) fn ln_k<L: Lanes, const K: usize>(l: L, k: &C32<L>, x: [L::F; K]) -> [L::F; K] {
+    // plain loops, not closures: a closure the compiler declines to inline
+    // would not inherit the caller's target features
+    let (mut e, mut f, mut z, mut y) = (x, x, x, [k.ln_p[0]; K]);
+    for i in 0..K {
+        let bits = l.bits(x[i]);
+        let e0 = l.sub_u(l.and_u(l.shr_u::<23>(bits), l.splat_u(0xff)), l.splat_u(126));
+        let m = l.f_from_bits(l.or_u(l.and_u(bits, l.splat_u(0x007f_ffff)), l.splat_u(0x3f00_0000)));
+        let small = l.lt_f(m, k.sqrt_half);
+        e[i] = l.to_f(l.select_u(small, l.sub_u(e0, l.splat_u(1)), e0));
+        f[i] = l.select_f(small, l.sub_f(l.add_f(m, m), k.one), l.sub_f(m, k.one));
+        z[i] = l.mul_f(f[i], f[i]);
+    }
+    for &c in &k.ln_p[1..] {
+        for i in 0..K {
+            y[i] = mad(l, y[i], f[i], c);
+        }
+    }
+    let mut out = x;
+    for i in 0..K {
+        let mut t = l.mul_f(l.mul_f(y[i], f[i]), z[i]);
+        t = l.add_f(t, l.mul_f(k.ln2_lo, e[i]));
+        t = l.add_f(t, l.mul_f(k.neg_half, z[i]));
+        let r = l.add_f(f[i], t);
+        out[i] = l.add_f(r, l.mul_f(k.ln2_hi, e[i]));
+    }
+    out
+}
+
+/// [`super::math32::cos_sin_turns`] of `K` independent vectors, lane by
+/// lane: `(cos, sin)` of `2 pi m / 2^24`.
+#[inline(always)]
+pub(crate) fn cos_sin_turns_k<L: Lanes, const K: usize>(l: L, k: &C32<L>, m: [L::U; K]) -> [(L::F, L::F); K] {
+    let (mut q, mut x, mut z) = (m, [k.one; K], [k.one; K]);
+    for i in 0..K {
+        q[i] = l.shr_u::<22>(l.add_u(m[i], l.splat_u(1 << 21)));
+        let rem = l.sub_u(m[i], l.shl_u::<22>(q[i]));
+        x[i] = l.mul_f(l.mul_f(l.to_f(rem), k.quarter_turn), k.frac_pi_2);
+        z[i] = l.mul_f(x[i], x[i]);
+    }
+    let mut s = [k.sin_p[0]; K];
+    let mut c = [k.cos_p[0]; K];
+    for j in 1..3 {
+        for i in 0..K {
+            s[i] = mad(l, s[i], z[i], k.sin_p[j]);
+            c[i] = mad(l, c[i], z[i], k.cos_p[j]);
+        }
+    }
+    let mut out = [(k.one, k.one); K];
+    for i in 0..K {
+        let (x, z) = (x[i], z[i]);
+        let s = l.add_f(l.mul_f(l.mul_f(s[i], z), x), x);
+        let c = l.add_f(l.sub_f(l.mul_f(l.mul_f(c[i], z), z), l.mul_f(k.half, z)), k.one);
+        // Quarter turns q & 3 = 0, 1, 2, 3 give (c, s), (-s, c), (-c, -s), (s, -c):
+        // swap for odd q, negate the cosine for q & 3 in {1, 2}, the sine for {2, 3}.
+        let swap = l.bit_set(q[i], 1);
+        let (c1, s1) = (l.select_f(swap, s, c), l.select_f(swap, c, s));
+        let cos_sign = l.shl_u::<30>(l.and_u(l.add_u(q[i], l.splat_u(1)), l.splat_u(2)));
+        let sin_sign = l.shl_u::<30>(l.and_u(q[i], l.splat_u(2)));
+        out[i] = (flip(l, c1, cos_sign), flip(l, s1, sin_sign));
+    }
+    out
 }
 
 /// Horner's rule from the highest coefficient, as the scalar code.
@@ -259,13 +294,26 @@ fn poly<L: Lanes>(l: L, c: &[L::F], x: L::F) -> L::F {
     y
 }
 
-/// The central branch of [`super::math32::ndtri_lower`] (`q = s - 1/2`).
+/// The central branch of [`super::math32::ndtri_lower`] (`q = s - 1/2`)
+/// for `K` independent vectors, advanced together.
 #[inline(always)]
-fn ndtri_central<L: Lanes>(l: L, k: &C32<L>, q: L::F) -> L::F {
-    let r = l.sub_f(k.r0, l.mul_f(q, q));
-    let num = poly(l, &k.a, r);
-    let den = mad(l, poly(l, &k.b, r), r, k.one);
-    l.div_f(l.mul_f(q, num), den)
+fn ndtri_central_k<L: Lanes, const K: usize>(l: L, k: &C32<L>, q: [L::F; K]) -> [L::F; K] {
+    let mut r = q;
+    for i in 0..K {
+        r[i] = l.sub_f(k.r0, l.mul_f(q[i], q[i]));
+    }
+    let (mut num, mut den) = ([k.a[0]; K], [k.b[0]; K]);
+    for j in 1..4 {
+        for i in 0..K {
+            num[i] = mad(l, num[i], r[i], k.a[j]);
+            den[i] = mad(l, den[i], r[i], if j < 3 { k.b[j] } else { k.one });
+        }
+    }
+    let mut out = q;
+    for i in 0..K {
+        out[i] = l.div_f(l.mul_f(q[i], num[i]), den[i]);
+    }
+    out
 }
 
 /// The tail branches of [`super::math32::ndtri_lower`], sign included.
@@ -486,23 +534,60 @@ pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u
                     unsafe { O::store(l, l.add_f(low, l.mul_f(width, u)), at(j)) };
                 }
             }
-            Kind::Normal { mean, std } => {
-                for pair in 0..2 {
-                    let u = l.mul_f(l.to_f(l.shr_u::<8>(w[2 * pair])), scale);
-                    let u1 = l.sub_f(k.one, u);
-                    let r = l.sqrt_f(l.mul_f(ln(l, k, u1), k.neg_two));
-                    let (c, s) = cos_sin_turns(l, k, l.shr_u::<8>(w[2 * pair + 1]));
-                    let zc = l.add_f(mean, l.mul_f(std, l.mul_f(r, c)));
-                    let zs = l.add_f(mean, l.mul_f(std, l.mul_f(r, s)));
-                    // SAFETY: see above.
-                    unsafe {
-                        O::store(l, zc, at(2 * pair));
-                        O::store(l, zs, at(2 * pair + 1));
+            // SAFETY: forwarded from the caller.
+            Kind::Normal { .. } => {
+                return unsafe {
+                    match L::N {
+                        4 => normal_group::<L, O, 8>(l, d, &words, p),
+                        8 => normal_group::<L, O, 4>(l, d, &words, p),
+                        _ => normal_group::<L, O, 2>(l, d, &words, p),
                     }
-                }
+                };
             }
             // SAFETY: forwarded from the caller.
-            Kind::Trunc { .. } => return unsafe { trunc_group::<L, O>(l, d, &words, p) },
+            Kind::Trunc { .. } => {
+                return unsafe {
+                    match L::N {
+                        4 => trunc_group::<L, O, 16>(l, d, &words, p),
+                        8 => trunc_group::<L, O, 8>(l, d, &words, p),
+                        _ => trunc_group::<L, O, 4>(l, d, &words, p),
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// One group of the normal distribution: the `K = 2 * 16 / N` Box-Muller
+/// pairs of the group computed together, so that their long dependency
+/// chains overlap.
+///
+/// # Safety
+/// `p` must be valid for writing `64 * O::SIZE` bytes; `K = 2 * 16 / N`.
+#[inline(always)]
+unsafe fn normal_group<L: Lanes, O: Out32, const K: usize>(l: L, d: &Prepared<L>, words: &[[L::U; 4]; 4], p: *mut u8) {
+    let Kind::Normal { mean, std } = d.kind else { return };
+    let k = &d.k;
+    debug_assert_eq!(K, 2 * 16 / L::N);
+    // pair i: step i / 2, words (2 (i % 2), 2 (i % 2) + 1)
+    let (mut u1, mut angle) = ([k.one; K], [l.splat_u(0); K]);
+    for i in 0..K {
+        let w = &words[i / 2];
+        u1[i] = l.sub_f(k.one, l.mul_f(l.to_f(l.shr_u::<8>(w[2 * (i % 2)])), k.two_m24));
+        angle[i] = l.shr_u::<8>(w[2 * (i % 2) + 1]);
+    }
+    let lns = ln_k(l, k, u1);
+    let cs = cos_sin_turns_k(l, k, angle);
+    for i in 0..K {
+        let r = l.sqrt_f(l.mul_f(lns[i], k.neg_two));
+        let (c, s) = cs[i];
+        let zc = l.add_f(mean, l.mul_f(std, l.mul_f(r, c)));
+        let zs = l.add_f(mean, l.mul_f(std, l.mul_f(r, s)));
+        let (step, pair) = (i / 2, i % 2);
+        // SAFETY: element 16 j + N step + lane < 64.
+        unsafe {
+            O::store(l, zc, p.add((16 * (2 * pair) + step * L::N) * O::SIZE));
+            O::store(l, zs, p.add((16 * (2 * pair + 1) + step * L::N) * O::SIZE));
         }
     }
 }
@@ -520,37 +605,43 @@ pub(crate) unsafe fn group32<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, group: u
 /// # Safety
 /// `p` must be valid for writing `64 * O::SIZE` bytes.
 #[inline(always)]
-unsafe fn trunc_group<L: Lanes, O: Out32>(l: L, d: &Prepared<L>, words: &[[L::U; 4]; 4], p: *mut u8) {
+unsafe fn trunc_group<L: Lanes, O: Out32, const K: usize>(l: L, d: &Prepared<L>, words: &[[L::U; 4]; 4], p: *mut u8) {
     let Kind::Trunc { pa, qb, mass, mean, std, low, high, out_lo, out_hi } = d.kind else { return };
     let k = &d.k;
     let steps = 16 / L::N;
+    debug_assert_eq!(K, 4 * steps);
     let mut x0 = [0f32; 64];
     let mut sv = [0f32; 64];
     let mut sign = [0u32; 64];
     let mut tail_lanes: u64 = 0;
     let one = l.splat_u(1);
-    for (step, w) in words.iter().enumerate().take(steps) {
-        for (j, &wj) in w.iter().enumerate() {
-            let at = 16 * j + step * L::N;
-            let m = l.shr_u::<9>(wj);
-            let u = l.mul_f(l.to_f(l.add_u(l.add_u(m, m), one)), k.two_m24);
-            let mv = l.sub_u(l.splat_u((1 << 23) - 1), m);
-            let v = l.mul_f(l.to_f(l.add_u(l.add_u(mv, mv), one)), k.two_m24);
-            let pp = l.add_f(pa, l.mul_f(mass, u));
-            let qq = l.add_f(qb, l.mul_f(mass, v));
-            let lower = l.lt_f(pp, qq);
-            let s = l.select_f(lower, pp, qq);
-            let q = l.sub_f(s, k.half);
-            let tailward = l.lt_f(q, k.central_edge);
-            let central = if l.all(tailward) { q } else { ndtri_central(l, k, q) };
-            // SAFETY: at + N <= 64 for every buffer.
-            unsafe {
-                l.store_f32(central, x0.as_mut_ptr().add(at).cast());
-                l.store_f32(s, sv.as_mut_ptr().add(at).cast());
-                l.store_u(l.select_u(lower, l.splat_u(0), l.splat_u(0x8000_0000)), sign.as_mut_ptr().add(at));
-            }
-            tail_lanes |= u64::from(l.mask_bits(tailward)) << at;
+    // vector i: step i / 4, word j = i % 4, elements 16 j + N step + lane
+    let at = |i: usize| 16 * (i % 4) + (i / 4) * L::N;
+    let mut q = [k.half; K];
+    for (i, qi) in q.iter_mut().enumerate() {
+        let m = l.shr_u::<9>(words[i / 4][i % 4]);
+        let u = l.mul_f(l.to_f(l.add_u(l.add_u(m, m), one)), k.two_m24);
+        let mv = l.sub_u(l.splat_u((1 << 23) - 1), m);
+        let v = l.mul_f(l.to_f(l.add_u(l.add_u(mv, mv), one)), k.two_m24);
+        let pp = l.add_f(pa, l.mul_f(mass, u));
+        let qq = l.add_f(qb, l.mul_f(mass, v));
+        let lower = l.lt_f(pp, qq);
+        let s = l.select_f(lower, pp, qq);
+        *qi = l.sub_f(s, k.half);
+        // SAFETY: at(i) + N <= 64 for every buffer.
+        unsafe {
+            l.store_f32(s, sv.as_mut_ptr().add(at(i)).cast());
+            l.store_u(l.select_u(lower, l.splat_u(0), l.splat_u(0x8000_0000)), sign.as_mut_ptr().add(at(i)));
         }
+        // q >= -0.425 is the central branch (q is never NaN)
+        tail_lanes |= u64::from(l.mask_bits(l.lt_f(*qi, k.central_edge))) << at(i);
+    }
+    // the central branch on every vector: lanes needing the tail are
+    // overwritten below
+    let central = ndtri_central_k(l, k, q);
+    for (i, &c) in central.iter().enumerate() {
+        // SAFETY: at(i) + N <= 64.
+        unsafe { l.store_f32(c, x0.as_mut_ptr().add(at(i)).cast()) };
     }
     if tail_lanes != 0 {
         // gathered tail inputs; the padding is a harmless central value
