@@ -3,8 +3,11 @@
 //! Why it exists: it runs the shared vector algorithms on any CPU, so the
 //! generic code itself is checked against the scalar reference even where
 //! no SIMD path is available (CI machines without AVX2, other
-//! architectures), and the compiler turns the array operations into the
-//! baseline vector unit (SSE2 on x86-64, NEON on AArch64).
+//! architectures). It is also the default where nothing faster exists: on
+//! x86-64 it runs 2-3x faster than the scalar reference (independent lanes,
+//! no branches), although it executes more instructions, because the
+//! compiler vectorises little of it; a NEON implementation of [`Lanes`]
+//! would be the next step on AArch64.
 
 use half::f16;
 
