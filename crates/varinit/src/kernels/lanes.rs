@@ -342,19 +342,38 @@ fn ndtri_tail<L: Lanes>(l: L, k: &C32<L>, s: L::F) -> L::F {
 /// Philox4x32-10 for the 16 blocks of a group, `N` per vector: `16 / N`
 /// independent chains advanced round by round together, so that the
 /// multiplier latency of one chain hides behind the others' work.
+///
+/// The first two rounds exploit that only the counter's low word differs
+/// between lanes (the high word, the draw and the last word are the same
+/// for the whole group): the products and XORs of lane-uniform words are
+/// done once in scalar integer arithmetic and broadcast. Integer
+/// arithmetic is exact, so this changes no bit.
 #[inline(always)]
 pub(crate) fn philox_group<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group: u64) -> [[L::U; 4]; 4] {
     let (m0, m1) = (l.splat_u(PHILOX_M0), l.splat_u(PHILOX_M1));
     let steps = 16 / L::N;
     let zero = l.splat_u(0);
     let mut c = [[zero; 4]; 4];
+    let mul = |a: u32, m: u32| {
+        let p = u64::from(a) * u64::from(m);
+        ((p >> 32) as u32, p as u32)
+    };
+    let [(k0a, k1a), (k0b, k1b)] = [keys.1[0], keys.1[1]];
     for (step, cs) in c.iter_mut().enumerate().take(steps) {
         // 16 group + step N + lane never carries out of the low word: the
         // low four bits of 16 group are zero and step N + lane < 16.
         let base = group * GROUP_BLOCKS + (step * L::N) as u64;
-        *cs = [l.add_u(l.splat_u(base as u32), l.iota()), l.splat_u((base >> 32) as u32), l.splat_u(draw), zero];
+        let (c0, c1, c2) = (l.add_u(l.splat_u(base as u32), l.iota()), (base >> 32) as u32, draw);
+        // round 1: c0 varies, c1 = high word, c2 = draw, c3 = 0
+        let (hi0, lo0) = l.mul_hilo(c0, m0);
+        let (hi1, lo1) = mul(c2, PHILOX_M1);
+        let r1 = (hi1 ^ c1 ^ k0a, lo1, l.xor_u(hi0, l.splat_u(k1a)), lo0);
+        // round 2: now c0 and c1 are the same in every lane
+        let (hi0, lo0) = mul(r1.0, PHILOX_M0);
+        let (hi1, lo1) = l.mul_hilo(r1.2, m1);
+        *cs = [l.xor_u(hi1, l.splat_u(r1.1 ^ k0b)), lo1, l.xor_u(r1.3, l.splat_u(hi0 ^ k1b)), l.splat_u(lo0)];
     }
-    for &(k0, k1) in &keys.0 {
+    for &(k0, k1) in &keys.0[2..] {
         for cs in c.iter_mut().take(steps) {
             let [c0, c1, c2, c3] = *cs;
             let (hi0, lo0) = l.mul_hilo(c0, m0);
@@ -365,23 +384,25 @@ pub(crate) fn philox_group<L: Lanes>(l: L, keys: &RoundKeys<L>, draw: u32, group
     c
 }
 
-/// The ten round keys, broadcast.
+/// The ten round keys, broadcast (and as scalars, for the first rounds).
 #[derive(Clone, Copy)]
-pub(crate) struct RoundKeys<L: Lanes>([(L::U, L::U); PHILOX_ROUNDS]);
+pub(crate) struct RoundKeys<L: Lanes>([(L::U, L::U); PHILOX_ROUNDS], [(u32, u32); PHILOX_ROUNDS]);
 
 impl<L: Lanes> RoundKeys<L> {
     #[inline(always)]
     pub(crate) fn new(l: L, key: [u32; 2]) -> Self {
         let mut k = [(l.splat_u(0), l.splat_u(0)); PHILOX_ROUNDS];
+        let mut scalar = [(0, 0); PHILOX_ROUNDS];
         let (mut k0, mut k1) = (key[0], key[1]);
-        for (r, slot) in k.iter_mut().enumerate() {
+        for (r, (slot, sc)) in k.iter_mut().zip(&mut scalar).enumerate() {
             if r > 0 {
                 k0 = k0.wrapping_add(PHILOX_W0);
                 k1 = k1.wrapping_add(PHILOX_W1);
             }
             *slot = (l.splat_u(k0), l.splat_u(k1));
+            *sc = (k0, k1);
         }
-        RoundKeys(k)
+        RoundKeys(k, scalar)
     }
 }
 
