@@ -163,5 +163,9 @@ fn unavailable_path_or_structured_scheme_is_an_error() {
         assert_eq!(fill_elementwise(t.resolved(), t.key(), 0, &mut v, Par::Seq, p).is_ok(), p.is_available());
     }
     assert!("avx3".parse::<SimdPath>().is_err());
+    for p in SimdPath::ALL {
+        assert_eq!(p.self_check(), p.is_available(), "{p}");
+    }
+    assert!(SimdPath::active().self_check());
     assert_eq!("AVX2".parse::<SimdPath>().unwrap(), SimdPath::Avx2);
 }
