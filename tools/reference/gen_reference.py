@@ -299,7 +299,8 @@ def gen_torch():
     # --- trunc_normal_ (a, b are absolute bounds)
     for kw in [{}, {"std": 0.02}, {"std": 0.02, "a": -0.04, "b": 0.04}, {"mean": 1.0, "std": 0.5, "a": 0.0, "b": 3.0},
                {"std": 0.02, "a": -2.0, "b": 2.0}, {"mean": -1.5, "std": 2.0, "a": -1.0, "b": 10.0},
-               {"std": 1 / math.sqrt(768)}, {"mean": 0.0, "std": 1.0, "a": 0.5, "b": 3.0}]:
+               {"std": 1 / math.sqrt(768)}, {"mean": 0.0, "std": 1.0, "a": 0.5, "b": 3.0},
+               {"mean": 0.0, "std": 1.0, "a": 2.0, "b": 3.0}]:  # mass < 0.3: PyTorch's uniform-proposal sampler
         shape = (768, 768)
         draws, err, warns = torch_draws(tinit.trunc_normal_, shape, **kw)
         args = {k: num(v) for k, v in kw.items()}

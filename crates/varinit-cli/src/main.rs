@@ -30,6 +30,10 @@ enum Command {
     Sample(commands::sample::Args),
     /// List every scheme with its parameters.
     Schemes(commands::schemes::Args),
+    /// Write an initialized checkpoint (spec file, preset or Hugging Face config) as safetensors shards.
+    Init(commands::init::Args),
+    /// Statistics of a checkpoint's tensors and a verdict against their expected schemes.
+    Audit(commands::audit::Args),
     /// Time the kernels against a plain fill of the same buffer (the memory ceiling).
     Bench(commands::bench::Args),
 }
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Fans(a) => commands::fans::run(a),
         Command::Sample(a) => commands::sample::run(a),
         Command::Schemes(a) => commands::schemes::run(a),
+        Command::Init(a) => commands::init::run(a),
+        Command::Audit(a) => commands::audit::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     match result {

@@ -15,6 +15,7 @@ pub struct AtomicFile {
     dest: PathBuf,
     tmp: PathBuf,
     writer: Option<BufWriter<File>>,
+    sync: bool,
 }
 
 impl AtomicFile {
@@ -28,7 +29,15 @@ impl AtomicFile {
             .into_owned();
         let tmp = dest.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
         let f = File::create(&tmp).map_err(|e| IoError::os(&tmp, e))?;
-        Ok(AtomicFile { dest, tmp, writer: Some(BufWriter::with_capacity(1 << 20, f)) })
+        Ok(AtomicFile { dest, tmp, writer: Some(BufWriter::with_capacity(1 << 20, f)), sync: true })
+    }
+
+    /// Whether [`AtomicFile::commit`] syncs the data to disk before the
+    /// rename (the default). Without it the rename still happens only after
+    /// the last byte was written, so an error or an interrupt never leaves a
+    /// complete-looking file, but a power loss soon after may.
+    pub fn set_sync(&mut self, sync: bool) {
+        self.sync = sync;
     }
 
     /// The final path.
@@ -41,6 +50,14 @@ impl AtomicFile {
         &self.tmp
     }
 
+    /// A second handle on the temporary file, for syncing it from another
+    /// thread while this one writes (so the disk starts writing early
+    /// instead of when the file is committed).
+    pub fn sync_handle(&self) -> Result<File> {
+        let w = self.writer.as_ref().expect("writer present until commit");
+        w.get_ref().try_clone().map_err(|e| IoError::os(&self.tmp, e))
+    }
+
     /// Write all of `buf`.
     pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         let w = self.writer.as_mut().expect("writer present until commit");
@@ -51,7 +68,9 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<PathBuf> {
         let w = self.writer.take().expect("writer present until commit");
         let f = w.into_inner().map_err(|e| IoError::os(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| IoError::os(&self.tmp, e))?;
+        if self.sync {
+            f.sync_all().map_err(|e| IoError::os(&self.tmp, e))?;
+        }
         drop(f);
         fs::rename(&self.tmp, &self.dest).map_err(|e| IoError::os(&self.dest, e))?;
         Ok(self.dest.clone())

@@ -3,12 +3,34 @@
 //! The file side of varinit: `.npy` and `.safetensors` writers that never
 //! leave a complete-looking file behind on failure (everything is written
 //! to a temporary name in the target folder and renamed into place only
-//! when complete).
+//! when complete), and everything needed to make and check whole
+//! checkpoints:
+//!
+//! - [`spec`]: TOML spec files (tensors, shapes, schemes, glob rules);
+//! - [`preset`]: model presets (`llama`, `gpt2`, `mlp`) and Hugging Face
+//!   `config.json` files, with the `hf`, `megatron` and `torchtitan` init
+//!   styles;
+//! - [`plan`]: a spec laid out into safetensors shards with their headers
+//!   and the Hugging Face index;
+//! - [`checkpoint`]: the streaming writer (bounded memory, all cores
+//!   generating while the disk writes, the same bytes for any thread count
+//!   or worker split);
+//! - [`reader`]: a safetensors reader that treats every file as hostile
+//!   and reads the data through a memory map;
+//! - [`audit`]: per-tensor statistics and verdicts against the expected
+//!   scheme.
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod audit;
+pub mod checkpoint;
 pub mod npy;
+pub mod plan;
+pub mod preset;
+pub mod reader;
 pub mod safetensors;
+pub mod size;
+pub mod spec;
 
 use std::path::PathBuf;
 
@@ -31,6 +53,33 @@ pub enum IoError {
     /// A request the format cannot represent.
     #[error("{0}")]
     Format(String),
+    /// A problem in a spec file (or another text input), with its place.
+    #[error("{file}:{line}:{column}: {message}")]
+    Spec {
+        /// The file (or a description such as `--set`).
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
+    /// Bad input that is not tied to a place in a file (a preset option,
+    /// a worker index, an output folder that is not empty...).
+    #[error("{0}")]
+    Usage(String),
+    /// A file that is not a valid safetensors file (or checkpoint index).
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The work was interrupted (Ctrl-C); temporary files were removed.
+    #[error("interrupted; removed the unfinished files")]
+    Interrupted,
 }
 
 impl IoError {
@@ -42,9 +91,30 @@ impl IoError {
     /// True when the error comes from bad input rather than the system
     /// (a front end exits with status 2 for these).
     pub fn is_usage(&self) -> bool {
-        matches!(self, IoError::Init(_) | IoError::Format(_))
+        matches!(
+            self,
+            IoError::Init(_)
+                | IoError::Format(_)
+                | IoError::Spec { .. }
+                | IoError::Usage(_)
+                | IoError::Malformed { .. }
+        )
     }
 }
 
 /// The crate's result type.
 pub type Result<T, E = IoError> = std::result::Result<T, E>;
+
+/// 1-based (line, column) of byte offset `pos` in `text` (columns count
+/// characters).
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let mut p = pos;
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    let before = &text[..p];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}

@@ -148,6 +148,18 @@ pub enum Error {
         /// The shape.
         shape: String,
     },
+    /// A distribution parameter that does not fit the output dtype.
+    #[error("{distribution}: {param} = {value} is out of range for {dtype}")]
+    DtypeRange {
+        /// The resolved distribution, in words.
+        distribution: String,
+        /// The parameter.
+        param: String,
+        /// Its value.
+        value: f64,
+        /// The dtype.
+        dtype: String,
+    },
     /// A numerical failure that should not happen with valid input.
     #[error("{0}")]
     Numerical(String),

@@ -74,6 +74,8 @@ pub enum FanMode {
     FanOut,
     /// Glorot's compromise, `(fan_in + fan_out) / 2` (Keras and JAX only).
     FanAvg,
+    /// The geometric mean, `sqrt(fan_in * fan_out)` (JAX only).
+    FanGeoAvg,
 }
 
 impl FanMode {
@@ -83,6 +85,7 @@ impl FanMode {
             FanMode::FanIn => "fan_in",
             FanMode::FanOut => "fan_out",
             FanMode::FanAvg => "fan_avg",
+            FanMode::FanGeoAvg => "fan_geo_avg",
         }
     }
 
@@ -92,17 +95,23 @@ impl FanMode {
         match s.to_ascii_lowercase().as_str() {
             "fan_in" => Ok(FanMode::FanIn),
             "fan_out" => Ok(FanMode::FanOut),
-            _ => Err(Error::BadMode { mode: s.to_string(), valid: "['fan_in', 'fan_out']".into() }),
+            // PyTorch lower-cases the mode before it formats the error
+            lower => Err(Error::BadMode { mode: lower.to_string(), valid: "['fan_in', 'fan_out']".into() }),
         }
     }
 
-    /// Parse a mode as Keras and JAX do: `fan_in`, `fan_out` or `fan_avg`.
+    /// Parse a mode as Keras and JAX do: `fan_in`, `fan_out`, `fan_avg`, or
+    /// JAX's `fan_geo_avg`.
     pub fn parse_keras(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "fan_in" => Ok(FanMode::FanIn),
             "fan_out" => Ok(FanMode::FanOut),
             "fan_avg" => Ok(FanMode::FanAvg),
-            _ => Err(Error::BadMode { mode: s.to_string(), valid: "['fan_in', 'fan_out', 'fan_avg']".into() }),
+            "fan_geo_avg" => Ok(FanMode::FanGeoAvg),
+            _ => Err(Error::BadMode {
+                mode: s.to_string(),
+                valid: "['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg']".into(),
+            }),
         }
     }
 }
@@ -185,13 +194,14 @@ impl Fans {
             FanMode::FanIn => self.fan_in as f64,
             FanMode::FanOut => self.fan_out as f64,
             FanMode::FanAvg => (self.fan_in as f64 + self.fan_out as f64) / 2.0,
+            FanMode::FanGeoAvg => (self.fan_in as f64 * self.fan_out as f64).sqrt(),
         }
     }
 }
 
 /// Names of the accepted fan modes, for suggestions.
 pub(crate) fn mode_suggestion(s: &str) -> Option<String> {
-    closest(s, ["fan_in", "fan_out", "fan_avg"])
+    closest(s, ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
 }
 
 #[cfg(test)]

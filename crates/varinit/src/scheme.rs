@@ -957,7 +957,7 @@ impl FromStr for Init {
                     Some((m, _)) => FanMode::parse_keras(&m).map_err(|_| Error::BadMode {
                         mode: m.clone(),
                         valid: format!(
-                            "['fan_in', 'fan_out', 'fan_avg']{}",
+                            "['fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg']{}",
                             mode_suggestion(&m).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
                         ),
                     })?,

@@ -51,21 +51,33 @@ pub(crate) fn elementwise_value(r: &Resolved, shape: &Shape, e: u64) -> Option<f
     })
 }
 
-/// The standard normal draws of a `len`-element prefix of the tensor's
-/// stream, widened to f64, in the precision of the output type.
-fn gaussian(key: [u32; 2], len: u64, precision: Precision) -> Result<Vec<f64>> {
-    let n =
-        usize::try_from(len).map_err(|_| Error::TooLarge { scheme: "orthogonal".into(), shape: len.to_string() })?;
-    let unit = Resolved::Normal { mean: 0.0, std: 1.0 };
+/// A zeroed vector of `len` elements, or [`Error::TooLarge`] instead of an
+/// allocation failure (which would abort the process).
+fn zeroed<T: Clone + Default>(len: u64, scheme: &str, shape: &str) -> Result<Vec<T>> {
+    let too_large = || Error::TooLarge { scheme: scheme.into(), shape: shape.into() };
+    let n = usize::try_from(len).map_err(|_| too_large())?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| too_large())?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+/// The draws of `r`'s element-wise part for the first `len` elements of the
+/// tensor's stream, widened to f64, in the precision of the output type.
+fn draws(r: &Resolved, key: [u32; 2], len: u64, precision: Precision, scheme: &str, shape: &str) -> Result<Vec<f64>> {
     Ok(match precision {
         Precision::Single => {
-            let mut v = vec![0f32; n];
-            kernels::fill_random(&unit, key, 0, 0, &mut v, Par::Rayon);
-            v.into_iter().map(f64::from).collect()
+            let mut v = zeroed::<f32>(len, scheme, shape)?;
+            kernels::fill_random(r, key, 0, 0, &mut v, Par::Rayon);
+            let mut w = zeroed::<f64>(len, scheme, shape)?;
+            for (o, x) in w.iter_mut().zip(v) {
+                *o = f64::from(x);
+            }
+            w
         }
         Precision::Double => {
-            let mut v = vec![0f64; n];
-            kernels::fill_random(&unit, key, 0, 0, &mut v, Par::Rayon);
+            let mut v = zeroed::<f64>(len, scheme, shape)?;
+            kernels::fill_random(r, key, 0, 0, &mut v, Par::Rayon);
             v
         }
     })
@@ -77,12 +89,12 @@ fn gaussian(key: [u32; 2], len: u64, precision: Precision) -> Result<Vec<f64>> {
 /// column of Q by the sign of R's diagonal (so the result is Haar
 /// distributed), transpose back. Row-major output.
 pub(crate) fn orthogonal(key: [u32; 2], rows: u64, cols: u64, gain: f64, precision: Precision) -> Result<Vec<f64>> {
-    let too_large = || Error::TooLarge { scheme: "orthogonal".into(), shape: format!("[{rows}, {cols}]") };
+    let shape = format!("[{rows}, {cols}]");
+    let too_large = || Error::TooLarge { scheme: "orthogonal".into(), shape: shape.clone() };
     let len = rows.checked_mul(cols).ok_or_else(too_large)?;
-    if len.checked_mul(8).is_none_or(|b| b > isize::MAX as u64) {
-        return Err(too_large());
-    }
-    let draws = gaussian(key, len, precision)?;
+    // the draws, the matrix being factored, Q and the output must fit: check before starting
+    drop(zeroed::<f64>(len.checked_mul(4).ok_or_else(too_large)?, "orthogonal", &shape)?);
+    let draws = draws(&Resolved::Normal { mean: 0.0, std: 1.0 }, key, len, precision, "orthogonal", &shape)?;
     let (r, c) = (rows as usize, cols as usize);
     let wide = r < c;
     let (m, n) = if wide { (c, r) } else { (r, c) };
@@ -108,9 +120,7 @@ pub(crate) fn materialize(r: &Resolved, shape: &Shape, key: [u32; 2], precision:
         Resolved::Orthogonal { rows, cols, gain } => orthogonal(key, rows, cols, gain, precision),
         Resolved::DeltaOrthogonal { channels_in, channels_out, gain, layout } => {
             let core = orthogonal(key, channels_in, channels_out, gain, precision)?; // in x out, orthonormal rows
-            let n = usize::try_from(shape.numel())
-                .map_err(|_| Error::TooLarge { scheme: "delta_orthogonal".into(), shape: shape.to_string() })?;
-            let mut out = vec![0f64; n];
+            let mut out = zeroed::<f64>(shape.numel(), "delta_orthogonal", &shape.to_string())?;
             let d = shape.dims();
             let rank = d.len();
             let (cin, cout) = (channels_in as usize, channels_out as usize);
@@ -139,20 +149,7 @@ pub(crate) fn materialize(r: &Resolved, shape: &Shape, key: [u32; 2], precision:
             Ok(out)
         }
         Resolved::Sparse { rows, cols, zeros_per_column, .. } => {
-            let n = usize::try_from(shape.numel())
-                .map_err(|_| Error::TooLarge { scheme: "sparse".into(), shape: shape.to_string() })?;
-            let mut out = match precision {
-                Precision::Single => {
-                    let mut v = vec![0f32; n];
-                    kernels::fill_random(r, key, 0, 0, &mut v, Par::Rayon);
-                    v.into_iter().map(f64::from).collect::<Vec<_>>()
-                }
-                Precision::Double => {
-                    let mut v = vec![0f64; n];
-                    kernels::fill_random(r, key, 0, 0, &mut v, Par::Rayon);
-                    v
-                }
-            };
+            let mut out = draws(r, key, shape.numel(), precision, "sparse", &shape.to_string())?;
             // In every column, zero the rows with the smallest mask words
             // (draw 1), ties broken by row index: a uniformly random subset
             // of exactly `zeros_per_column` rows, as PyTorch's randperm.

@@ -132,6 +132,7 @@ impl TensorInit {
         if out.is_empty() {
             return Ok(());
         }
+        self.check_dtype(T::DTYPE)?;
         let r = &self.resolved;
         let key = self.key.philox();
         if r.is_elementwise() {
@@ -161,6 +162,44 @@ impl TensorInit {
             }
         };
         structured::convert(&full[start as usize..start as usize + out.len()], out);
+        Ok(())
+    }
+
+    /// Refuse parameters the dtype cannot hold (as PyTorch refuses
+    /// `uniform_(-1e308, 1)` on a float32 tensor): the working precision
+    /// (f32 for f32/f16/bf16) must represent every parameter, and uniform
+    /// bounds must be finite in the output type itself.
+    pub fn check_dtype(&self, dtype: DType) -> Result<()> {
+        let max = match dtype {
+            DType::F64 => f64::MAX,
+            DType::F32 => f64::from(f32::MAX),
+            DType::F16 => 65504.0,
+            DType::BF16 => half::bf16::MAX.to_f64(),
+        };
+        let working = if dtype == DType::F64 { f64::MAX } else { f64::from(f32::MAX) };
+        let r = &self.resolved;
+        let bad = |param: &str, value: f64| Error::DtypeRange {
+            distribution: r.to_string(),
+            param: param.into(),
+            value,
+            dtype: dtype.name().into(),
+        };
+        let params: Vec<(&str, f64, f64)> = match *r {
+            Resolved::Uniform { low, high } => {
+                vec![("low", low, max), ("high", high, max), ("high - low", high - low, working)]
+            }
+            Resolved::Normal { mean, std } => vec![("mean", mean, working), ("std", std, working)],
+            Resolved::TruncNormal { mean, std, .. } => vec![("mean", mean, working), ("std", std, working)],
+            Resolved::Constant { value } | Resolved::Eye { value, .. } => vec![("value", value, max)],
+            Resolved::Sparse { std, .. } => vec![("std", std, working)],
+            Resolved::Orthogonal { gain, .. } | Resolved::DeltaOrthogonal { gain, .. } => vec![("gain", gain, max)],
+            _ => vec![],
+        };
+        for (name, value, limit) in params {
+            if value.is_nan() || value.abs() > limit {
+                return Err(bad(name, value));
+            }
+        }
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use varinit::stats::{Summary, ks_p_value, ks_statistic};
+use varinit::stats::{Summary, ks_p_value, ks_statistic, ks_statistic_rounded, rounding_cell};
 use varinit::{DType, Element, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
 use varinit_io::atomic::AtomicFile;
 
@@ -105,7 +105,13 @@ pub fn run(a: Args) -> CliResult {
     } else {
         let n = ks_sample.len();
         r.cdf(0.0).map(|_| {
-            let d = ks_statistic(&mut ks_sample, |x| r.cdf(x).unwrap_or(f64::NAN));
+            let cdf = |x| r.cdf(x).unwrap_or(f64::NAN);
+            // f16/bf16 values stand for the cell of reals that round to them
+            let d = match dtype {
+                DType::F16 => ks_statistic_rounded(&mut ks_sample, cdf, rounding_cell::<varinit::dtype::F16>),
+                DType::BF16 => ks_statistic_rounded(&mut ks_sample, cdf, rounding_cell::<varinit::dtype::BF16>),
+                _ => ks_statistic(&mut ks_sample, cdf),
+            };
             (d, ks_p_value(d, n), n)
         })
     };

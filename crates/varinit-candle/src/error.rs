@@ -1,0 +1,203 @@
+//! The crate's error type.
+//!
+//! candle's [`SimpleBackend`](candle_nn::var_builder::SimpleBackend) must
+//! return [`candle_core::Error`]; every [`Error`] converts into one (as
+//! `candle_core::Error::Wrapped`, whose message is this error's message), so
+//! `?` works inside model constructors. Functions that can fail before a
+//! model is built ([`VarinitBackend::rule`](crate::VarinitBackend::rule),
+//! [`VarinitBackend::plan`](crate::VarinitBackend::plan),
+//! [`Checkpoint::open`](crate::Checkpoint::open), ...) return [`Error`]
+//! itself, so callers can match on it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in varinit-candle.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A rule's glob does not parse.
+    #[error("rule {index} ({glob:?}): invalid glob: {message}")]
+    Glob {
+        /// 0-based position of the rule.
+        index: usize,
+        /// The glob as written.
+        glob: String,
+        /// What globset said.
+        message: String,
+    },
+    /// A rule's scheme string does not parse or validate.
+    #[error("rule {index} ({glob:?} -> {scheme:?}): {source}")]
+    RuleScheme {
+        /// 0-based position of the rule.
+        index: usize,
+        /// The glob.
+        glob: String,
+        /// The scheme string as written.
+        scheme: String,
+        /// varinit's message.
+        source: Box<varinit::Error>,
+    },
+    /// A candle hint with parameters no distribution has.
+    #[error("candle hint {hint}: {message}")]
+    Hint {
+        /// The hint, as candle prints it.
+        hint: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A variable's scheme cannot be resolved for its shape or drawn.
+    #[error("variable {path:?} {shape} ({origin}: {scheme}): {source}")]
+    Variable {
+        /// Full variable path.
+        path: String,
+        /// Its shape, like `[128, 64]`.
+        shape: String,
+        /// Where the scheme came from: `candle hint ...` or `rule N "glob"`.
+        origin: String,
+        /// The scheme.
+        scheme: String,
+        /// varinit's message.
+        source: Box<varinit::Error>,
+    },
+    /// The same path asked for twice with different shapes (trainable mode).
+    #[error("variable {path:?} already exists with shape {existing}, now asked for with shape {requested}")]
+    ShapeConflict {
+        /// Full variable path.
+        path: String,
+        /// The shape registered first.
+        existing: String,
+        /// The shape asked for now.
+        requested: String,
+    },
+    /// A tensor without a shape was asked for (`VarBuilder::get_unchecked`)
+    /// from a backend that draws values.
+    #[error(
+        "variable {path:?}: varinit needs a shape to draw a tensor; use `get`/`get_with_hints`, not `get_unchecked`"
+    )]
+    NeedsShape {
+        /// Full variable path.
+        path: String,
+    },
+    /// A checkpoint file that cannot be read or is not valid safetensors.
+    #[error("{}: {message}", file.display())]
+    Checkpoint {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A checkpoint lacks a tensor the model asks for.
+    #[error("{}: no tensor {path:?}{}; the file has {count} tensor{}", file.display(), suggestion_text(suggestion), if *count == 1 { "" } else { "s" })]
+    MissingTensor {
+        /// The file.
+        file: PathBuf,
+        /// The variable path the model asked for.
+        path: String,
+        /// The closest name in the file, when one is close.
+        suggestion: Option<String>,
+        /// How many tensors the file has.
+        count: usize,
+    },
+    /// A checkpoint tensor whose shape is not the one the model asks for.
+    #[error("{}: tensor {path:?} has shape {found}, the model expects {expected}", file.display())]
+    ShapeMismatch {
+        /// The file.
+        file: PathBuf,
+        /// The variable path.
+        path: String,
+        /// The shape the model asked for.
+        expected: String,
+        /// The shape in the file.
+        found: String,
+    },
+    /// Several problems found while loading a checkpoint into a `VarMap`
+    /// (nothing was changed).
+    #[error("{}: {} problem(s), no variable changed:\n  {}", file.display(), problems.len(), problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n  "))]
+    Load {
+        /// The file.
+        file: PathBuf,
+        /// Each problem (missing tensors, shape mismatches).
+        problems: Vec<Error>,
+    },
+    /// An error from candle while making or converting a tensor.
+    #[error("{context}: {message}")]
+    Candle {
+        /// What was being done.
+        context: String,
+        /// candle's message.
+        message: String,
+    },
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean {s:?}?)"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    pub(crate) fn candle(context: impl Into<String>, e: candle_core::Error) -> Self {
+        Error::Candle { context: context.into(), message: e.to_string() }
+    }
+}
+
+impl From<Error> for candle_core::Error {
+    fn from(e: Error) -> Self {
+        candle_core::Error::wrap(e)
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The closest of `candidates` to `name`, if it is a plausible typo or a
+/// renamed prefix (same last component).
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(name, c);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    let (d, c) = best?;
+    let limit = (name.len().max(c.len()) / 3).max(1);
+    (d <= limit).then(|| c.to_string())
+}
+
+/// Levenshtein distance, over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let names = ["layers.0.weight", "layers.0.bias", "head.weight"];
+        assert_eq!(closest("layer.0.weight", names).as_deref(), Some("layers.0.weight"));
+        assert_eq!(closest("head.wieght", names).as_deref(), Some("head.weight"));
+        assert_eq!(closest("embeddings", names), None);
+    }
+
+    #[test]
+    fn converts_into_candle_errors_with_the_same_message() {
+        let e = Error::NeedsShape { path: "a.b".into() };
+        let msg = e.to_string();
+        let c: candle_core::Error = e.into();
+        assert!(c.to_string().contains(&msg), "{c}");
+    }
+}

@@ -1,0 +1,603 @@
+//! Audit a checkpoint: per-tensor statistics, and a verdict against the
+//! scheme each tensor was supposed to be drawn from.
+//!
+//! The expected scheme comes from the checkpoint's own metadata
+//! (`varinit.scheme.NAME`, as `varinit init` writes it) or from a spec or
+//! preset. The verdict, per kind of scheme:
+//!
+//! - **i.i.d. random** (uniform, normal, truncated normal, sparse): the
+//!   standard deviation within `max(0.5%, 6/sqrt(2n))` of the expected one
+//!   (six standard errors of a sample std, with a floor: a 0.5% scale error
+//!   is below what matters for training, while KS on millions of values
+//!   would flag far smaller ones); the mean within six standard errors; every
+//!   value inside the support (up to the dtype's rounding); and a
+//!   Kolmogorov-Smirnov test on an evenly strided sample of at most
+//!   [`KS_SAMPLE`] values, failing at p < [`KS_P_MIN`]. The KS test is made
+//!   against the distribution *after rounding to the stored dtype* (the CDF
+//!   evaluated at the midpoints between neighbouring bf16/f16 values), so a
+//!   correct bf16 tensor is not flagged for its rounding; the sample cap
+//!   keeps the test from becoming hypersensitive on huge tensors, where any
+//!   real sampler's tiny imperfections would fail it.
+//! - **constants**: every value equal to the constant rounded to the dtype.
+//! - **eye, dirac**: mean and std equal to the exact ones (1%).
+//! - **orthogonal, delta-orthogonal**: std within 1% of the exact value
+//!   (the values are not independent, so no KS).
+//! - anything: NaN or Inf fails.
+//!
+//! With `exact`, tensors made by varinit (seed and scheme in the metadata)
+//! are also regenerated and compared bit for bit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use varinit::stats::Summary;
+use varinit::{DType, Element, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
+
+use crate::reader::{SafetensorsFile, TensorInfo};
+use crate::spec::ModelSpec;
+use crate::{IoError, Result};
+
+/// Largest sample the KS statistic is computed on.
+pub const KS_SAMPLE: usize = 1 << 18;
+/// KS p-values below this fail.
+pub const KS_P_MIN: f64 = 1e-6;
+/// Elements per parallel statistics job.
+const STATS_CHUNK: usize = 1 << 20;
+/// Elements per window of the single pass over a tensor (released after).
+const WINDOW_ELEMS: usize = 16 * STATS_CHUNK;
+
+/// What to check against.
+#[derive(Default)]
+pub struct AuditOptions<'a> {
+    /// Expected tensors from a spec or preset (else the metadata).
+    pub spec: Option<&'a ModelSpec>,
+    /// Regenerate varinit-made tensors and compare the bytes.
+    pub exact: bool,
+}
+
+/// A tensor's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Matches its expected scheme.
+    Pass,
+    /// Does not.
+    Fail,
+    /// No expected scheme known (and no NaN/Inf).
+    Unchecked,
+}
+
+/// The KS test's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ks {
+    /// The statistic.
+    pub statistic: f64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// The sample size.
+    pub n: usize,
+}
+
+/// The comparison with the expected scheme.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// The scheme.
+    pub scheme: String,
+    /// Where it came from: `metadata` or `spec`.
+    pub source: &'static str,
+    /// The distribution in words.
+    pub resolved: String,
+    /// Exact expected mean.
+    pub expected_mean: f64,
+    /// Exact expected std.
+    pub expected_std: f64,
+    /// Observed std / expected std.
+    pub std_ratio: Option<f64>,
+    /// Allowed |std_ratio - 1|.
+    pub std_tolerance: Option<f64>,
+    /// The KS test, when it applies.
+    pub ks: Option<Ks>,
+    /// Bitwise equal to varinit's regeneration (`exact` only).
+    pub exact: Option<bool>,
+}
+
+/// One tensor's audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct TensorReport {
+    /// The name.
+    pub name: String,
+    /// The file it is in.
+    pub file: String,
+    /// The dtype as stored.
+    pub dtype: String,
+    /// The shape.
+    pub shape: Vec<u64>,
+    /// Statistics (float dtypes only).
+    pub stats: Option<Summary>,
+    /// zeros / count.
+    pub zero_share: Option<f64>,
+    /// The comparison with the expected scheme, when known.
+    pub check: Option<Check>,
+    /// The verdict.
+    pub status: Status,
+    /// Why it failed (or other remarks).
+    pub notes: Vec<String>,
+}
+
+/// The whole audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The files read.
+    pub files: Vec<String>,
+    /// Per tensor, in file and data order.
+    pub tensors: Vec<TensorReport>,
+    /// Checkpoint-level problems (index mismatches, tensors missing from or
+    /// extra to the spec).
+    pub problems: Vec<String>,
+}
+
+impl AuditReport {
+    /// True when no tensor failed and there is no checkpoint-level problem.
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty() && self.tensors.iter().all(|t| t.status != Status::Fail)
+    }
+    /// Number of tensors with each status: (pass, fail, unchecked).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let c = |s| self.tensors.iter().filter(|t| t.status == s).count();
+        (c(Status::Pass), c(Status::Fail), c(Status::Unchecked))
+    }
+}
+
+/// The files of a checkpoint and, when it has an index, its weight map.
+pub type CheckpointFiles = (Vec<PathBuf>, Option<BTreeMap<String, String>>);
+
+/// The safetensors files of a checkpoint path (a file, or a folder with or
+/// without `model.safetensors.index.json`), and the index's weight map.
+pub fn checkpoint_files(path: &Path) -> Result<CheckpointFiles> {
+    let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
+    if meta.is_file() {
+        return Ok((vec![path.to_path_buf()], None));
+    }
+    let index = path.join(crate::plan::INDEX_FILE);
+    if index.exists() {
+        let bytes = std::fs::read(&index).map_err(|e| IoError::os(&index, e))?;
+        let malformed = |m: String| IoError::Malformed { path: index.clone(), message: m };
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| malformed(format!("not valid JSON: {e}")))?;
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| malformed("no \"weight_map\" object".into()))?;
+        let mut weight_map = BTreeMap::new();
+        let mut files: Vec<String> = Vec::new();
+        for (k, f) in map {
+            let f = f.as_str().ok_or_else(|| malformed(format!("weight_map[{k:?}] is not a file name")))?;
+            if f.is_empty() || f.contains(['/', '\\']) || f == "." || f == ".." {
+                return Err(malformed(format!("weight_map[{k:?}] = {f:?} is not a plain file name")));
+            }
+            if !files.iter().any(|x| x == f) {
+                files.push(f.to_string());
+            }
+            weight_map.insert(k.clone(), f.to_string());
+        }
+        files.sort();
+        return Ok((files.into_iter().map(|f| path.join(f)).collect(), Some(weight_map)));
+    }
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(path).map_err(|e| IoError::os(path, e))? {
+        let e = e.map_err(|e| IoError::os(path, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".safetensors") && !name.starts_with('.') {
+            files.push(e.path());
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(IoError::Usage(format!("{}: no .safetensors files in this folder", path.display())));
+    }
+    Ok((files, None))
+}
+
+/// Audit a file or a checkpoint folder.
+pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
+    let (paths, weight_map) = checkpoint_files(path)?;
+    // Open (and validate) every file before reading any data.
+    let files: Vec<SafetensorsFile> = paths.iter().map(SafetensorsFile::open).collect::<Result<_>>()?;
+    let mut problems = Vec::new();
+    let mut where_: HashMap<String, String> = HashMap::new();
+    for f in &files {
+        let fname = file_name(f.path());
+        for t in &f.header.tensors {
+            if let Some(prev) = where_.insert(t.name.clone(), fname.clone()) {
+                problems.push(format!("tensor {:?} is in both {prev} and {fname}", t.name));
+            }
+        }
+    }
+    if let Some(wm) = &weight_map {
+        for (k, f) in wm {
+            match where_.get(k) {
+                None => problems.push(format!("index lists {k:?} in {f}, which does not have it")),
+                Some(g) if g != f => problems.push(format!("index lists {k:?} in {f}, but it is in {g}")),
+                _ => {}
+            }
+        }
+        for (k, g) in &where_ {
+            if !wm.contains_key(k) {
+                problems.push(format!("tensor {k:?} in {g} is missing from the index"));
+            }
+        }
+    }
+    let spec_map: Option<HashMap<&str, &crate::spec::TensorSpec>> =
+        opts.spec.map(|s| s.tensors.iter().map(|t| (t.name.as_str(), t)).collect());
+    if let (Some(spec), Some(_)) = (opts.spec, &spec_map) {
+        for t in &spec.tensors {
+            if !where_.contains_key(&t.name) {
+                problems.push(format!("tensor {:?} of the spec is missing from the checkpoint", t.name));
+            }
+        }
+    }
+    let mut tensors = Vec::new();
+    for f in &files {
+        let fname = file_name(f.path());
+        let layout: Layout =
+            f.header.metadata.get("varinit.layout").and_then(|l| l.parse().ok()).unwrap_or(Layout::Torch);
+        let seed: Option<u64> = f.header.metadata.get("varinit.seed").and_then(|s| s.parse().ok());
+        for t in &f.header.tensors {
+            let expected = match (&spec_map, opts.spec) {
+                (Some(m), Some(spec)) => match m.get(t.name.as_str()) {
+                    Some(ts) => Some(Expected {
+                        init: ts.init.clone(),
+                        layout: spec.layout,
+                        seed: Some(spec.seed),
+                        source: "spec",
+                        shape: Some(ts.shape.dims().to_vec()),
+                    }),
+                    None => {
+                        problems.push(format!("tensor {:?} in {fname} is not in the spec", t.name));
+                        None
+                    }
+                },
+                _ => match f.header.metadata.get(&format!("varinit.scheme.{}", t.name)) {
+                    Some(s) => match s.parse::<Init>() {
+                        Ok(init) => Some(Expected { init, layout, seed, source: "metadata", shape: None }),
+                        Err(e) => {
+                            problems.push(format!("{fname}: metadata scheme of {:?} does not parse: {e}", t.name));
+                            None
+                        }
+                    },
+                    None => None,
+                },
+            };
+            let r = audit_tensor(f, t, &fname, expected.as_ref(), opts.exact)?;
+            f.release(t);
+            tensors.push(r);
+        }
+    }
+    Ok(AuditReport { files: paths.iter().map(|p| p.display().to_string()).collect(), tensors, problems })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+struct Expected {
+    init: Init,
+    layout: Layout,
+    seed: Option<u64>,
+    source: &'static str,
+    shape: Option<Vec<u64>>,
+}
+
+fn decode(dtype: DType, b: &[u8]) -> f64 {
+    match dtype {
+        DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        DType::F64 => f64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+        DType::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f64(),
+        DType::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f64(),
+    }
+}
+
+/// The interval of reals that round to `x` in `dtype` (for the KS test
+/// against the rounded distribution); a point for f32 and f64, whose
+/// rounding is far below what the test can see.
+fn rounding_cell(dtype: DType, x: f64) -> (f64, f64) {
+    fn cell<T: Element>(x: f64) -> (f64, f64) {
+        let v = T::from_f64(x);
+        ((v.next_down().to_f64() + x) / 2.0, (x + v.next_up().to_f64()) / 2.0)
+    }
+    match dtype {
+        DType::BF16 => cell::<half::bf16>(x),
+        DType::F16 => cell::<half::f16>(x),
+        _ => (x, x),
+    }
+}
+
+fn round_to(dtype: DType, x: f64) -> f64 {
+    match dtype {
+        DType::F32 => x as f32 as f64,
+        DType::F64 => x,
+        DType::F16 => half::f16::from_f64(x).to_f64(),
+        DType::BF16 => half::bf16::from_f64(x).to_f64(),
+    }
+}
+
+fn audit_tensor(
+    f: &SafetensorsFile,
+    t: &TensorInfo,
+    fname: &str,
+    expected: Option<&Expected>,
+    exact: bool,
+) -> Result<TensorReport> {
+    let mut rep = TensorReport {
+        name: t.name.clone(),
+        file: fname.to_string(),
+        dtype: t.dtype.clone(),
+        shape: t.shape.clone(),
+        stats: None,
+        zero_share: None,
+        check: None,
+        status: Status::Unchecked,
+        notes: Vec::new(),
+    };
+    let Some(dtype) = t.float else {
+        rep.notes.push("not a floating-point tensor: no statistics".into());
+        if expected.is_some() {
+            rep.status = Status::Fail;
+            rep.notes.push(format!("expected a floating-point tensor, found {}", t.dtype));
+        }
+        return Ok(rep);
+    };
+    let data = f.data(t);
+    let size = dtype.size();
+    // What the verdict will need besides the statistics: the KS sample and,
+    // with `exact`, the regenerated stream. Everything is gathered in one
+    // pass over windows of the map, each released once read, so the
+    // resident memory stays at about one window whatever the tensor's size.
+    let resolved = expected.and_then(|e| {
+        let shape = Shape::new(t.shape.clone()).ok()?;
+        e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }).ok().map(|r| (r, shape))
+    });
+    let wants_ks = resolved.as_ref().is_some_and(|(r, _)| r.cdf(0.0).is_some() && is_iid(r));
+    let regen = match (exact, expected, &resolved) {
+        (true, Some(e), Some((_, shape))) => match e.seed {
+            Some(seed) => Some(TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.layout.into())?),
+            None => {
+                rep.notes.push("no seed known: not regenerated".into());
+                None
+            }
+        },
+        _ => None,
+    };
+    let total = t.numel as usize;
+    let m = if wants_ks { total.min(KS_SAMPLE) } else { 0 };
+    let mut sample = Vec::with_capacity(m);
+    let mut next_sample = 0usize; // index into 0..m of the next sample to take
+    let mut summary = Summary::default().finish();
+    let mut same = true;
+    for (w, window) in data.chunks(WINDOW_ELEMS * size).enumerate() {
+        let first = w * WINDOW_ELEMS;
+        let parts: Vec<Summary> = window
+            .par_chunks(STATS_CHUNK * size)
+            .map(|c| {
+                let mut s = Summary::default();
+                for e in c.chunks_exact(size) {
+                    s.push(decode(dtype, e));
+                }
+                s.finish()
+            })
+            .collect();
+        summary = parts.iter().fold(summary, |a, b| a.merge(b));
+        let last = first + window.len() / size;
+        while next_sample < m {
+            let k = (next_sample as u128 * total as u128 / m as u128) as usize;
+            if k >= last {
+                break;
+            }
+            sample.push(decode(dtype, &window[(k - first) * size..(k - first + 1) * size]));
+            next_sample += 1;
+        }
+        if let Some(ti) = &regen {
+            same &= regenerate_equal(ti, dtype, first as u64, window)?;
+        }
+        f.release_range(t, (first * size) as u64, (last * size) as u64);
+    }
+    let s = summary;
+    rep.zero_share = (s.count > 0).then(|| s.zeros as f64 / s.count as f64);
+    rep.stats = Some(s);
+    let mut fail = Vec::new();
+    if s.nan > 0 || s.inf > 0 {
+        fail.push(format!("{} NaN and {} Inf values", s.nan, s.inf));
+    }
+    if let Some(e) = expected {
+        if let Some(want) = e.shape.as_ref().filter(|w| **w != t.shape) {
+            fail.push(format!("shape {:?} but the spec says {:?}", t.shape, want));
+        }
+        match &resolved {
+            None => {
+                let shape = Shape::new(t.shape.clone())?;
+                if let Err(err) = e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {
+                    fail.push(format!("scheme {} does not fit the shape: {err}", e.init));
+                }
+            }
+            Some((r, shape)) => {
+                let check = verdict(r, shape, dtype, &mut sample, &s, &mut fail);
+                let mut check = Check { scheme: e.init.to_string(), source: e.source, ..check };
+                if regen.is_some() {
+                    if !same {
+                        fail.push("differs from varinit's stream for its seed, name and scheme".into());
+                    }
+                    check.exact = Some(same);
+                }
+                rep.check = Some(check);
+            }
+        }
+        rep.status = Status::Pass;
+    }
+    if !fail.is_empty() {
+        rep.status = Status::Fail;
+        rep.notes.extend(fail);
+    }
+    Ok(rep)
+}
+
+/// Whether `data`, the bytes of elements `start ..`, equal varinit's stream.
+fn regenerate_equal(ti: &TensorInit, dtype: DType, start: u64, data: &[u8]) -> Result<bool> {
+    let size = dtype.size();
+    if !ti.resolved().is_elementwise() {
+        let mut one = vec![0u8; size];
+        ti.fill_bytes(dtype, 0, &mut one, Par::Seq)?;
+    }
+    let results: Vec<Result<bool>> = data
+        .par_chunks(STATS_CHUNK * size)
+        .enumerate()
+        .map(|(i, c)| {
+            let mut buf = vec![0u8; c.len()];
+            ti.fill_bytes(dtype, start + (i * STATS_CHUNK) as u64, &mut buf, Par::Seq)?;
+            Ok(buf == c)
+        })
+        .collect();
+    results.into_iter().try_fold(true, |acc, r| Ok(acc && r?))
+}
+
+fn is_iid(r: &Resolved) -> bool {
+    matches!(
+        r,
+        Resolved::Uniform { .. } | Resolved::Normal { .. } | Resolved::TruncNormal { .. } | Resolved::Sparse { .. }
+    )
+}
+
+fn verdict(
+    r: &Resolved,
+    shape: &Shape,
+    dtype: DType,
+    sample: &mut [f64],
+    s: &Summary,
+    fail: &mut Vec<String>,
+) -> Check {
+    let (em, es) = r.expected_moments(shape);
+    let mut check = Check {
+        scheme: String::new(),
+        source: "",
+        resolved: r.to_string(),
+        expected_mean: em,
+        expected_std: es,
+        std_ratio: None,
+        std_tolerance: None,
+        ks: None,
+        exact: None,
+    };
+    let n = s.count as f64;
+    let eps = match dtype {
+        DType::BF16 => 2f64.powi(-8),
+        DType::F16 => 2f64.powi(-11),
+        DType::F32 => 2f64.powi(-24),
+        DType::F64 => 2f64.powi(-53),
+    };
+    match *r {
+        Resolved::Empty => {}
+        Resolved::Constant { value } => {
+            let v = round_to(dtype, value);
+            if !(s.min == v && s.max == v) {
+                fail.push(format!("expected every value = {v}, found values in [{}, {}]", s.min, s.max));
+            }
+        }
+        Resolved::Eye { .. } | Resolved::Dirac { .. } => {
+            if (s.mean - em).abs() > 0.01 * es.max(em.abs()) || (s.std - es).abs() > 0.01 * es {
+                fail.push(format!("mean {:.6} and std {:.6} differ from the exact {em:.6} and {es:.6}", s.mean, s.std));
+            }
+        }
+        Resolved::Orthogonal { .. } | Resolved::DeltaOrthogonal { .. } => {
+            let ratio = s.std / es;
+            check.std_ratio = Some(ratio);
+            check.std_tolerance = Some(0.01);
+            if (ratio - 1.0).abs() > 0.01 {
+                fail.push(format!("std {:.6} is {:.4}x the exact {es:.6}", s.std, ratio));
+            }
+        }
+        _ => {
+            let ratio = s.std / es;
+            let tol = (6.0 / (2.0 * n).sqrt()).max(0.005);
+            check.std_ratio = Some(ratio);
+            check.std_tolerance = Some(tol);
+            if (ratio - 1.0).abs() > tol {
+                fail.push(format!(
+                    "std {:.6} is {:.4}x the expected {es:.6} (tolerance {:.2}%)",
+                    s.std,
+                    ratio,
+                    tol * 100.0
+                ));
+            }
+            let mtol = 6.0 * es / n.sqrt() + 0.005 * es;
+            if (s.mean - em).abs() > mtol {
+                fail.push(format!("mean {:.6} differs from the expected {em:.6} by more than {mtol:.2e}", s.mean));
+            }
+            if let Some((lo, hi)) = r.support() {
+                let slack = eps * lo.abs().max(hi.abs());
+                if s.min < lo - slack || s.max > hi + slack {
+                    fail.push(format!("values in [{}, {}] leave the support [{lo}, {hi}]", s.min, s.max));
+                }
+            }
+            if !sample.is_empty() && s.nan == 0 && s.inf == 0 {
+                let m = sample.len();
+                sample.sort_unstable_by(f64::total_cmp);
+                let d = ks_rounded(sample, |x| r.cdf(x).unwrap_or(f64::NAN), |x| rounding_cell(dtype, x));
+                let p = varinit::stats::ks_p_value(d, m);
+                check.ks = Some(Ks { statistic: d, p_value: p, n: m });
+                if p < KS_P_MIN {
+                    fail.push(format!("Kolmogorov-Smirnov D = {d:.5} on {m} values, p = {p:.2e} < {KS_P_MIN:e}"));
+                }
+            }
+        }
+    }
+    check
+}
+
+/// KS statistic of a sorted sample of rounded values against the rounded
+/// distribution: the CDF jumps at each representable `x` from F(lo-) to
+/// F(hi), where [lo, hi] is the interval of reals rounding to `x` (a point
+/// for f32 and f64) and F(lo-) the limit from the left, which matters where
+/// the distribution has an atom.
+fn ks_rounded(sorted: &[f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f64, f64)) -> f64 {
+    let n = sorted.len() as f64;
+    let mut d: f64 = 0.0;
+    let mut i = 0;
+    while i < sorted.len() {
+        let x = sorted[i];
+        let mut j = i;
+        while j < sorted.len() && sorted[j] == x {
+            j += 1;
+        }
+        let (lo, hi) = cell(x);
+        // left limit below the cell, so an atom (sparse's zeros) counts only once it is reached
+        d = d.max((cdf(lo.next_down()) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
+        i = j;
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_on_rounded_values_is_not_fooled_by_rounding() {
+        // bf16 normals: a plain KS sees the rounding, the rounded KS does not
+        let init: Init = "normal(std=0.02)".parse().unwrap();
+        let t = TensorInit::new(1, "w", &init, Shape::new(vec![1 << 22]).unwrap(), Layout::Torch.into()).unwrap();
+        let v: Vec<half::bf16> = t.to_vec(Par::Rayon).unwrap();
+        let mut x: Vec<f64> = v.iter().map(|b| b.to_f64()).collect();
+        x.sort_unstable_by(f64::total_cmp);
+        let cdf = |y: f64| t.resolved().cdf(y).unwrap();
+        let plain = ks_rounded(&x, cdf, |y| (y, y));
+        let rounded = ks_rounded(&x, cdf, |y| rounding_cell(DType::BF16, y));
+        let f: Vec<f32> = t.to_vec(Par::Rayon).unwrap();
+        let mut xf: Vec<f64> = f.iter().map(|&b| b as f64).collect();
+        xf.sort_unstable_by(f64::total_cmp);
+        let f32d = ks_rounded(&xf, cdf, |y| (y, y));
+        // the rounded test sees what the f32 values would show; the plain one sees the rounding
+        assert!(plain > 2.0 * f32d && (rounded - f32d).abs() < 0.1 * f32d, "{plain} {rounded} {f32d}");
+        assert!(varinit::stats::ks_p_value(rounded, x.len()) > 1e-3);
+    }
+}
