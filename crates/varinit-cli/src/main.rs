@@ -41,6 +41,8 @@ enum Command {
     Critical(commands::critical::Args),
     /// The ordered/chaotic phase diagram of an activation in (sigma_w^2, sigma_b^2).
     Phase(commands::phase::Args),
+    /// Time the kernels against a plain fill of the same buffer (the memory ceiling).
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Propagate(a) => commands::propagate::run(a),
         Command::Critical(a) => commands::critical::run(a),
         Command::Phase(a) => commands::phase::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,18 +3,12 @@
 //! whole matrix).
 //!
 //! The Gaussian draws follow the stream contract (draw 0 of the tensor's
-//! key, in the tensor's row-major element order). The QR factorisation runs
-//! on one thread with faer (`Par::Seq`), in f64, so its result does not
-//! depend on the thread count; the result is rounded once to the output
-//! type.
+//! key, in the tensor's row-major element order). The QR factorisation
+//! ([`crate::kernels::qr`]) runs in f64, in parallel only over fixed blocks
+//! of independent columns, so its result does not depend on the thread
+//! count; the result is rounded once to the output type.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::householder::{
-    apply_block_householder_sequence_on_the_left_in_place_scratch,
-    apply_block_householder_sequence_on_the_left_in_place_with_conj,
-};
-use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
-use faer::{Conj, Mat, Par as FaerPar};
+use faer::Mat;
 
 use crate::dtype::{Element, Precision};
 use crate::error::{Error, Result};
@@ -107,25 +101,8 @@ pub(crate) fn orthogonal(key: [u32; 2], rows: u64, cols: u64, gain: f64, precisi
     // the tall m x n matrix to factor
     let mut a = Mat::<f64>::from_fn(m, n, |i, j| if wide { draws[j * c + i] } else { draws[i * c + j] });
     drop(draws);
-    let bs = recommended_block_size::<f64>(m, n);
-    let mut coeff = Mat::<f64>::zeros(bs, n);
-    {
-        let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(m, n, bs, FaerPar::Seq, Default::default()));
-        qr_in_place(a.as_mut(), coeff.as_mut(), FaerPar::Seq, MemStack::new(&mut mem), Default::default());
-    }
-    let signs: Vec<f64> = (0..n).map(|k| if a[(k, k)] < 0.0 { -1.0 } else { 1.0 }).collect();
-    let mut q = Mat::<f64>::from_fn(m, n, |i, j| if i == j { 1.0 } else { 0.0 });
-    {
-        let mut mem = MemBuffer::new(apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(m, bs, n));
-        apply_block_householder_sequence_on_the_left_in_place_with_conj(
-            a.as_ref(),
-            coeff.as_ref(),
-            Conj::No,
-            q.as_mut(),
-            FaerPar::Seq,
-            MemStack::new(&mut mem),
-        );
-    }
+    // parallel over fixed column blocks only: same bits for any thread count
+    let (q, signs) = kernels::qr::thin_qr(&mut a);
     let mut out = vec![0f64; r * c];
     for i in 0..r {
         for j in 0..c {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::kernels::{self, Par};
+use crate::kernels::{self, Par, SimdPath};
 use crate::scheme::{Init, ResolveOptions, Resolved};
 use crate::shape::Shape;
 use crate::stream::TensorKey;
@@ -220,6 +220,26 @@ impl TensorInit {
             return Err(Error::Range { start, end: start + (out.len() / size) as u64, numel: self.numel() });
         }
         let n = out.len() / size;
+        if start.checked_add(n as u64).is_none_or(|end| end > self.numel()) {
+            return Err(Error::Range { start, end: start.saturating_add(n as u64), numel: self.numel() });
+        }
+        // Element-wise random schemes write straight into `out`, in place and
+        // in parallel (native byte order is the file's little-endian order).
+        if cfg!(target_endian = "little")
+            && self.resolved.is_elementwise()
+            && kernels::fill_random_ne(
+                &self.resolved,
+                self.key.philox(),
+                0,
+                start,
+                T::DTYPE,
+                out,
+                par,
+                SimdPath::active(),
+            )
+        {
+            return Ok(());
+        }
         // Generate in bounded pieces so the scratch space stays small.
         const PIECE: usize = 1 << 20;
         let mut tmp = vec![T::default(); n.min(PIECE)];

@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod audit;
+pub mod bench;
 pub mod critical;
 pub mod fans;
 pub mod gain;

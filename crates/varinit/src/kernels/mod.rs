@@ -38,15 +38,63 @@
 //!   f64 and rounded once.
 //! - f16/bf16: the f32 value rounded to nearest even.
 
+//!
+//! # Paths
+//!
+//! The same values come from several implementations, chosen at run time
+//! ([`SimdPath`]): the scalar reference in this file, and the vector
+//! kernels of [`lanes`] instantiated for AVX-512F, AVX2 (+F16C) and a
+//! portable four-lane version. All of them give the same bits; the tests
+//! compare each available path with the scalar reference for every dtype
+//! and distribution. Set `VARINIT_SIMD=scalar|portable|avx2|avx512` to
+//! force one (read once, at the first fill; a path the CPU lacks falls back
+//! to the best one it has below it), or pass one to [`fill_elementwise`].
+//!
+//! # Accuracy of the transcendentals
+//!
+//! Measured against f64 references by the tests of [`math32`] and
+//! [`math64`] over the inputs the kernels use (the figures are the test
+//! output; the tests assert slightly looser bounds):
+//!
+//! | function | inputs checked | worst error |
+//! |---|---|---|
+//! | f32 `ln` | all 2^24 uniforms `m 2^-24`, every 64th f32 in [2^-126, 0.075] | 0.83 ulp |
+//! | f32 `cos`/`sin` of `2 pi m / 2^24` | all 2^24 angles | 9.1e-8 absolute |
+//! | f32 normal quantile (AS 241 PPND7) | every 4th f32 in [0.075, 0.5] | 3.6e-7 relative (6e-10 absolute near 1/2) |
+//! | same, tails | every 64th f32 in [2^-126, 0.075] | 4.7e-7 relative |
+//! | f64 `ln` | geometric sweep 1e-300 .. 4 | 1.0 ulp |
+//! | f64 `cos`/`sin` of `2 pi m / 2^53` | 2^53 / 0x123456789ab evenly spaced angles | 6.9e-16 absolute |
+//! | f64 quantile (PPND16) | geometric sweep 1e-300 .. 0.5, against a Newton step on `erfc` | 8.5e-16 relative |
+//!
+//! # Not-a-number
+//!
+//! Every value the kernels transform is bounded by construction (uniforms
+//! on a grid inside (0, 1], finite parameters validated by the scheme), so
+//! no NaN can arise; no path gives NaN any special treatment, and the
+//! compare-and-select clamps would pass one through unchanged.
+
 pub mod math32;
 pub mod math64;
 
+pub(crate) mod lanes;
+mod portable;
+pub(crate) mod qr;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod x86;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
-use crate::dtype::{Element, Precision, inward_bounds};
+use crate::dtype::{DType, Element, Precision, inward_bounds};
+use crate::error::{Error, Result};
 use crate::scheme::Resolved;
 use crate::special;
-use crate::stream::block_words;
+use crate::stream::{TensorKey, block_words};
+use lanes::{Lanes, Out32, OutBf16, OutF16, OutF32};
+use portable::Portable;
 
 /// Blocks per group.
 pub const GROUP_BLOCKS: u64 = 16;
@@ -153,7 +201,7 @@ impl Dist64 {
     }
 }
 
-const TWO_M24: f32 = 1.0 / 16_777_216.0;
+pub(crate) const TWO_M24: f32 = 1.0 / 16_777_216.0;
 const TWO_M53: f64 = 1.0 / 9_007_199_254_740_992.0;
 
 /// One truncated-normal value from a 32-bit word (single precision).
@@ -169,10 +217,20 @@ pub(crate) fn trunc32(t: &Trunc32, w: u32) -> f32 {
     let x0 = math32::ndtri_lower(s);
     let x = if lower { x0 } else { -x0 };
     let y = t.mean + t.std * x;
-    y.max(t.low).min(t.high)
+    clamp_to(y, t.low, t.high)
 }
 
-/// One group (64 values) of a single-precision distribution.
+/// `y` clamped to `[low, high]` by compare and select. Not `max`/`min`:
+/// their result for equal zeros of opposite sign is unspecified, and every
+/// path must agree on every bit.
+#[inline(always)]
+fn clamp_to<T: PartialOrd>(y: T, low: T, high: T) -> T {
+    let y = if y < low { low } else { y };
+    if high < y { high } else { y }
+}
+
+/// One group (64 values) of a single-precision distribution: the scalar
+/// reference every other path reproduces.
 #[inline]
 pub(crate) fn group32(d: &Dist32, key: [u32; 2], draw: u32, group: u64, out: &mut [f32; 64]) {
     let mut words = [[0u32; 4]; 16];
@@ -227,30 +285,28 @@ pub(crate) fn trunc64(t: &Trunc64, hi: u32, lo: u32) -> f64 {
     let x0 = math64::ndtri_lower(s);
     let x = if lower { x0 } else { -x0 };
     let y = t.mean + t.std * x;
-    y.max(t.low).min(t.high)
+    clamp_to(y, t.low, t.high)
 }
 
-/// One group (32 values) of a double-precision distribution.
+/// The 32 values of a double-precision group from its words, word-major
+/// (`words[j][b]` is word `j` of block `16 g + b`). Shared by every path:
+/// the paths differ only in how they compute the (integer, exact) words.
 #[inline]
-pub(crate) fn group64(d: &Dist64, key: [u32; 2], draw: u32, group: u64, out: &mut [f64; 32]) {
-    let mut words = [[0u32; 4]; 16];
-    for (b, w) in words.iter_mut().enumerate() {
-        *w = block_words(key, group * GROUP_BLOCKS + b as u64, draw);
-    }
+fn values64(d: &Dist64, words: &[[u32; 16]; 4], out: &mut [f64; 32]) {
     match *d {
         Dist64::Uniform { low, width } => {
             for j in 0..2 {
                 for b in 0..16 {
-                    let u = bits53(words[b][2 * j], words[b][2 * j + 1]) as f64 * TWO_M53;
+                    let u = bits53(words[2 * j][b], words[2 * j + 1][b]) as f64 * TWO_M53;
                     out[j * 16 + b] = low + width * u;
                 }
             }
         }
         Dist64::Normal { mean, std } => {
             for b in 0..16 {
-                let u1 = 1.0 - bits53(words[b][0], words[b][1]) as f64 * TWO_M53;
+                let u1 = 1.0 - bits53(words[0][b], words[1][b]) as f64 * TWO_M53;
                 let r = (math64::ln(u1) * -2.0).sqrt();
-                let (c, s) = math64::cos_sin_turns(bits53(words[b][2], words[b][3]));
+                let (c, s) = math64::cos_sin_turns(bits53(words[2][b], words[3][b]));
                 out[b] = mean + std * (r * c);
                 out[16 + b] = mean + std * (r * s);
             }
@@ -258,11 +314,24 @@ pub(crate) fn group64(d: &Dist64, key: [u32; 2], draw: u32, group: u64, out: &mu
         Dist64::Trunc(ref t) => {
             for j in 0..2 {
                 for b in 0..16 {
-                    out[j * 16 + b] = trunc64(t, words[b][2 * j], words[b][2 * j + 1]);
+                    out[j * 16 + b] = trunc64(t, words[2 * j][b], words[2 * j + 1][b]);
                 }
             }
         }
     }
+}
+
+/// One group (32 values) of a double-precision distribution, scalar.
+#[inline]
+pub(crate) fn group64(d: &Dist64, key: [u32; 2], draw: u32, group: u64, out: &mut [f64; 32]) {
+    let mut words = [[0u32; 16]; 4];
+    for b in 0..16 {
+        let w = block_words(key, group * GROUP_BLOCKS + b as u64, draw);
+        for (row, x) in words.iter_mut().zip(w) {
+            row[b] = x;
+        }
+    }
+    values64(d, &words, out);
 }
 
 /// The 32-bit word of element `e` in the single-precision mapping, for
@@ -274,67 +343,329 @@ pub(crate) fn element_word(key: [u32; 2], draw: u32, e: u64) -> u32 {
     block_words(key, g * GROUP_BLOCKS + b, draw)[j as usize]
 }
 
-/// Output conversion with the truncated normal's inward clamp.
+/// An implementation of the kernels; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimdPath {
+    /// The scalar reference, one element at a time.
+    Scalar,
+    /// The shared vector algorithms on four lanes of plain arrays (any CPU).
+    Portable,
+    /// AVX2 and F16C, eight lanes (x86-64).
+    Avx2,
+    /// AVX-512F, sixteen lanes (x86-64).
+    Avx512,
+}
+
+/// The environment variable that forces a path: `scalar`, `portable`,
+/// `avx2` or `avx512`.
+pub const SIMD_ENV: &str = "VARINIT_SIMD";
+
+impl SimdPath {
+    /// Every path, slowest first.
+    pub const ALL: [SimdPath; 4] = [SimdPath::Scalar, SimdPath::Portable, SimdPath::Avx2, SimdPath::Avx512];
+
+    /// Lower-case name, as `VARINIT_SIMD` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdPath::Scalar => "scalar",
+            SimdPath::Portable => "portable",
+            SimdPath::Avx2 => "avx2",
+            SimdPath::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_available(self) -> bool {
+        engine(self).is_some()
+    }
+
+    /// The paths this CPU can run, slowest first.
+    pub fn available() -> Vec<SimdPath> {
+        SimdPath::ALL.into_iter().filter(|p| p.is_available()).collect()
+    }
+
+    /// The fastest path this CPU can run.
+    pub fn best() -> SimdPath {
+        SimdPath::best_up_to(SimdPath::Avx512)
+    }
+
+    fn best_up_to(limit: SimdPath) -> SimdPath {
+        let rank = |p: SimdPath| SimdPath::ALL.iter().position(|&q| q == p).unwrap_or(0);
+        SimdPath::ALL.into_iter().rfind(|&p| rank(p) <= rank(limit) && p.is_available()).unwrap_or(SimdPath::Scalar)
+    }
+
+    /// The path fills use by default: the best one, unless `VARINIT_SIMD`
+    /// names another (then that one, or if the CPU lacks it the best one
+    /// below it; an unknown name is ignored). Read once per process.
+    ///
+    /// The chosen path must first reproduce the scalar reference on a
+    /// sample of every distribution and output type ([`SimdPath::self_check`]);
+    /// one that does not is passed over for the next one below it, so a
+    /// miscompiled or mis-implemented vector path (the AVX-512 one, for
+    /// instance, on hardware its authors could not test on) can cost speed
+    /// but never change the values.
+    pub fn active() -> SimdPath {
+        static ACTIVE: OnceLock<SimdPath> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            let wanted = match std::env::var(SIMD_ENV).ok().and_then(|v| v.parse::<SimdPath>().ok()) {
+                Some(p) => SimdPath::best_up_to(p),
+                None => SimdPath::best(),
+            };
+            SimdPath::ALL
+                .into_iter()
+                .rev()
+                .skip_while(|&p| p != wanted)
+                .find(|p| p.self_check())
+                .unwrap_or(SimdPath::Scalar)
+        })
+    }
+
+    /// Whether this path is available and gives the scalar reference's bits
+    /// on a sample: uniform, normal and two truncated normals, in every
+    /// output type, over ranges that cross group boundaries unaligned.
+    pub fn self_check(self) -> bool {
+        let Some(engine) = engine(self) else { return false };
+        let cases = [
+            Resolved::Uniform { low: -1.0, high: 3.0 },
+            Resolved::Normal { mean: 0.5, std: 2.0 },
+            Resolved::TruncNormal { mean: 0.0, std: 0.02, low: -2.0, high: 2.0 },
+            Resolved::TruncNormal { mean: 0.0, std: 1.0, low: -0.3, high: 6.0 },
+        ];
+        let key = TensorKey::new(0x5e1f, "self-check").philox();
+        let (start, n) = (45u64, 300usize);
+        let mut got = [0u8; 300 * 8];
+        let mut want = [0u8; 300 * 8];
+        cases.iter().all(|r| {
+            DType::ALL.iter().all(|&dtype| {
+                let Some(job) = Job::new(r, key, 0, dtype) else { return false };
+                let bytes = n * dtype.size();
+                job.run(engine, start, &mut got[..bytes]);
+                job.run(Engine::Scalar, start, &mut want[..bytes]);
+                got[..bytes] == want[..bytes]
+            })
+        })
+    }
+}
+
+impl fmt::Display for SimdPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SimdPath {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        SimdPath::ALL.into_iter().find(|p| p.name() == t).ok_or_else(|| Error::InvalidParameter {
+            scheme: "simd".into(),
+            param: "path".into(),
+            value: s.to_string(),
+            reason: "expected one of scalar, portable, avx2, avx512".into(),
+        })
+    }
+}
+
+/// A path made runnable: the detection tokens of [`x86`].
 #[derive(Clone, Copy)]
-struct Clamp<T> {
-    bounds: Option<(T, T)>,
+enum Engine {
+    Scalar,
+    Portable(Portable),
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    Avx2(x86::Avx2),
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    Avx512(x86::Avx512),
 }
 
-impl<T: Element> Clamp<T> {
-    fn new(r: &Resolved) -> Self {
-        match *r {
-            Resolved::TruncNormal { low, high, .. } => Clamp { bounds: Some(inward_bounds::<T>(low, high)) },
-            _ => Clamp { bounds: None },
-        }
+fn engine(path: SimdPath) -> Option<Engine> {
+    match path {
+        SimdPath::Scalar => Some(Engine::Scalar),
+        SimdPath::Portable => Some(Engine::Portable(Portable)),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        SimdPath::Avx2 => x86::Avx2::detect().map(Engine::Avx2),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        SimdPath::Avx512 => x86::Avx512::detect().map(Engine::Avx512),
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        SimdPath::Avx2 | SimdPath::Avx512 => None,
     }
-    #[inline(always)]
-    fn apply(&self, x: T) -> T {
-        match self.bounds {
-            None => x,
-            Some((lo, hi)) => {
-                if x < lo {
-                    lo
-                } else if x > hi {
-                    hi
-                } else {
-                    x
-                }
+}
+
+/// Everything a double-precision fill needs besides the range.
+pub(crate) struct Job64 {
+    d: Dist64,
+    key: [u32; 2],
+    draw: u32,
+}
+
+/// Everything a single-precision fill needs besides the range and the
+/// output type.
+pub(crate) struct Job32 {
+    pub(crate) d: Dist32,
+    pub(crate) key: [u32; 2],
+    pub(crate) draw: u32,
+    /// The truncated normal's inward bounds in the output type, widened to
+    /// f32 (infinite for f32 output, whose clamp is the working one).
+    pub(crate) bounds: (f32, f32),
+}
+
+/// A whole fill, resolved to what the kernels need.
+enum Job {
+    Single(Job32, DType),
+    Double(Job64),
+}
+
+impl Job {
+    fn new(r: &Resolved, key: [u32; 2], draw: u32, dtype: DType) -> Option<Job> {
+        Some(match dtype.precision() {
+            Precision::Single => {
+                let d = Dist32::from_resolved(r)?;
+                let bounds = match (r, dtype) {
+                    (&Resolved::TruncNormal { low, high, .. }, DType::F16) => {
+                        widen(inward_bounds::<half::f16>(low, high))
+                    }
+                    (&Resolved::TruncNormal { low, high, .. }, DType::BF16) => {
+                        widen(inward_bounds::<half::bf16>(low, high))
+                    }
+                    _ => (f32::NEG_INFINITY, f32::INFINITY),
+                };
+                Job::Single(Job32 { d, key, draw, bounds }, dtype)
             }
+            Precision::Double => Job::Double(Job64 { d: Dist64::from_resolved(r)?, key, draw }),
+        })
+    }
+
+    /// Fill elements `start .. start + n` into `out` (`n` native-endian
+    /// elements of the job's dtype).
+    fn run(&self, engine: Engine, start: u64, out: &mut [u8]) {
+        match *self {
+            Job::Single(ref job, dtype) => match dtype {
+                DType::F16 => run32::<OutF16>(engine, job, start, out),
+                DType::BF16 => run32::<OutBf16>(engine, job, start, out),
+                _ => run32::<OutF32>(engine, job, start, out),
+            },
+            Job::Double(ref j) => run64(engine, j, start, out),
         }
     }
 }
 
-/// Fill `out` with elements `start .. start + out.len()` of a sequential run,
-/// single precision, group by group.
-fn run32<T: Element>(d: &Dist32, clamp: Clamp<T>, key: [u32; 2], draw: u32, start: u64, out: &mut [T]) {
+fn widen<T: Element>((lo, hi): (T, T)) -> (f32, f32) {
+    // f16 and bf16 values are exactly representable in f32
+    (lo.to_f64() as f32, hi.to_f64() as f32)
+}
+
+/// Which [`Element`] an [`Out32`] writes, for the scalar reference.
+trait RefOut: Out32 {
+    type T: Element;
+}
+impl RefOut for OutF32 {
+    type T = f32;
+}
+impl RefOut for OutF16 {
+    type T = half::f16;
+}
+impl RefOut for OutBf16 {
+    type T = half::bf16;
+}
+
+fn run32<O: RefOut>(engine: Engine, job: &Job32, start: u64, out: &mut [u8]) {
+    let len = out.len() / O::SIZE;
+    let p = out.as_mut_ptr();
+    match engine {
+        Engine::Scalar => run32_scalar::<O::T>(job, start, out),
+        // SAFETY: `out` holds `len` elements of `O::SIZE` bytes.
+        Engine::Portable(l) => unsafe { lanes::run32::<Portable, O>(l, &lanes::Prepared::new(l, job), start, p, len) },
+        // SAFETY: the token proves the CPU features; `out` holds `len` elements.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Engine::Avx2(l) => unsafe { x86::run32_avx2::<O>(l, job, start, p, len) },
+        // SAFETY: as above.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Engine::Avx512(l) => unsafe { x86::run32_avx512::<O>(l, job, start, p, len) },
+    }
+}
+
+/// The scalar reference: group by group through a buffer, rounding with
+/// the `half` crate and clamping in the output type.
+fn run32_scalar<T: Element>(job: &Job32, start: u64, out: &mut [u8]) {
+    let Job32 { ref d, key, draw, bounds } = *job;
+    let size = size_of::<T>();
+    // the truncated normal's inward bounds in T (exact: they came from T)
+    let tb = match *d {
+        Dist32::Trunc(_) => Some((T::from_f32(bounds.0), T::from_f32(bounds.1))),
+        _ => None,
+    };
     let mut buf = [0f32; 64];
     let mut e = start;
     let mut i = 0;
-    while i < out.len() {
+    let len = out.len() / size;
+    while i < len {
         let g = e / GROUP_F32;
         let off = (e % GROUP_F32) as usize;
         group32(d, key, draw, g, &mut buf);
-        let n = (64 - off).min(out.len() - i);
+        let n = (64 - off).min(len - i);
         for k in 0..n {
-            out[i + k] = clamp.apply(T::from_f32(buf[off + k]));
+            let mut x = T::from_f32(buf[off + k]);
+            if let Some((lo, hi)) = tb {
+                x = clamp_to(x, lo, hi);
+            }
+            // SAFETY: element i + k < len lies inside `out`; any alignment.
+            unsafe { out.as_mut_ptr().add((i + k) * size).cast::<T>().write_unaligned(x) };
         }
         i += n;
         e += n as u64;
     }
 }
 
-fn run64<T: Element>(d: &Dist64, clamp: Clamp<T>, key: [u32; 2], draw: u32, start: u64, out: &mut [T]) {
+fn run64(engine: Engine, job: &Job64, start: u64, out: &mut [u8]) {
+    let len = out.len() / 8;
+    let p = out.as_mut_ptr();
+    match engine {
+        Engine::Scalar => {
+            let mut buf = [0f64; 32];
+            let mut e = start;
+            let mut i = 0;
+            while i < len {
+                let g = e / GROUP_F64;
+                let off = (e % GROUP_F64) as usize;
+                group64(&job.d, job.key, job.draw, g, &mut buf);
+                let n = (32 - off).min(len - i);
+                for k in 0..n {
+                    // SAFETY: element i + k < len lies inside `out`.
+                    unsafe { p.add((i + k) * 8).cast::<f64>().write_unaligned(buf[off + k]) };
+                }
+                i += n;
+                e += n as u64;
+            }
+        }
+        // SAFETY: `out` holds `len` f64s.
+        Engine::Portable(l) => unsafe { run64_words(l, job, start, p, len) },
+        // SAFETY: the token proves the CPU features; `out` holds `len` f64s.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Engine::Avx2(l) => unsafe { x86::run64_avx2(l, job, start, p, len) },
+        // SAFETY: as above.
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Engine::Avx512(l) => unsafe { x86::run64_avx512(l, job, start, p, len) },
+    }
+}
+
+/// Double precision with vectorised Philox words and the shared scalar
+/// transforms.
+///
+/// # Safety
+/// `out` must be valid for writing `len` f64s (any alignment).
+#[inline(always)]
+pub(crate) unsafe fn run64_words<L: Lanes>(l: L, job: &Job64, start: u64, out: *mut u8, len: usize) {
+    let keys = lanes::RoundKeys::new(l, job.key);
     let mut buf = [0f64; 32];
     let mut e = start;
     let mut i = 0;
-    while i < out.len() {
+    while i < len {
         let g = e / GROUP_F64;
         let off = (e % GROUP_F64) as usize;
-        group64(d, key, draw, g, &mut buf);
-        let n = (32 - off).min(out.len() - i);
-        for k in 0..n {
-            out[i + k] = clamp.apply(T::from_f64(buf[off + k]));
-        }
+        let words = lanes::group_words(l, &keys, job.draw, g);
+        values64(&job.d, &words, &mut buf);
+        let n = (32 - off).min(len - i);
+        // SAFETY: elements i .. i + n lie inside `out`; `buf` holds 32 f64s.
+        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr().add(off).cast::<u8>(), out.add(i * 8), n * 8) };
         i += n;
         e += n as u64;
     }
@@ -361,8 +692,58 @@ pub(crate) fn for_chunks<T: Send>(start: u64, out: &mut [T], par: Par, f: impl F
     }
 }
 
+/// [`for_chunks`] over a byte buffer of `size`-byte elements.
+fn for_byte_chunks(start: u64, out: &mut [u8], size: usize, par: Par, f: impl Fn(u64, &mut [u8]) + Sync) {
+    let n = out.len() / size;
+    let first = ((CHUNK - start % CHUNK) % CHUNK).min(n as u64) as usize;
+    let (head, rest) = out.split_at_mut(first * size);
+    if !head.is_empty() {
+        f(start, head);
+    }
+    let base = start + first as u64;
+    let step = CHUNK as usize * size;
+    match par {
+        Par::Seq => {
+            for (i, c) in rest.chunks_mut(step).enumerate() {
+                f(base + i as u64 * CHUNK, c);
+            }
+        }
+        Par::Rayon => {
+            rest.par_chunks_mut(step).enumerate().for_each(|(i, c)| f(base + i as u64 * CHUNK, c));
+        }
+    }
+}
+
+/// Fill native-endian `dtype` elements from `start` into `out`; false if
+/// `r` is not an element-wise random distribution.
+#[allow(clippy::too_many_arguments)] // the fill's coordinates, all needed
+pub(crate) fn fill_random_ne(
+    r: &Resolved,
+    key: [u32; 2],
+    draw: u32,
+    start: u64,
+    dtype: DType,
+    out: &mut [u8],
+    par: Par,
+    engine_path: SimdPath,
+) -> bool {
+    let Some(job) = Job::new(r, key, draw, dtype) else { return false };
+    let engine = engine(engine_path).unwrap_or(Engine::Scalar);
+    for_byte_chunks(start, out, dtype.size(), par, |s, o| job.run(engine, s, o));
+    true
+}
+
+/// The bytes of a slice of elements (plain floats: every byte pattern is a
+/// valid value, so writing through the bytes is sound).
+fn as_bytes_mut<T: Element>(out: &mut [T]) -> &mut [u8] {
+    // SAFETY: `T` is f32, f64, f16 or bf16 (the trait is sealed): no
+    // padding, no invalid bit patterns, alignment of u8 is 1.
+    unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(out)) }
+}
+
 /// Fill with an element-wise random distribution (uniform, normal,
-/// truncated normal; sparse's dense part). Returns false if `r` is not one.
+/// truncated normal; sparse's dense part) on the active path. Returns false
+/// if `r` is not one.
 pub(crate) fn fill_random<T: Element>(
     r: &Resolved,
     key: [u32; 2],
@@ -371,18 +752,57 @@ pub(crate) fn fill_random<T: Element>(
     out: &mut [T],
     par: Par,
 ) -> bool {
-    let clamp = Clamp::<T>::new(r);
-    match T::DTYPE.precision() {
-        Precision::Single => {
-            let Some(d) = Dist32::from_resolved(r) else { return false };
-            for_chunks(start, out, par, |s, o| run32(&d, clamp, key, draw, s, o));
-        }
-        Precision::Double => {
-            let Some(d) = Dist64::from_resolved(r) else { return false };
-            for_chunks(start, out, par, |s, o| run64(&d, clamp, key, draw, s, o));
-        }
+    fill_random_ne(r, key, draw, start, T::DTYPE, as_bytes_mut(out), par, SimdPath::active())
+}
+
+/// Fill elements `start .. start + out.len()` of an element-wise random
+/// distribution (uniform, normal, truncated normal) keyed by `key`, on a
+/// chosen path: what [`crate::TensorInit::fill_range`] does for these
+/// distributions, with the path explicit, so that tests and benchmarks can
+/// compare paths within one process.
+///
+/// ```
+/// use varinit::kernels::{SimdPath, fill_elementwise};
+/// use varinit::{Par, Resolved, TensorKey};
+/// let r = Resolved::Normal { mean: 0.0, std: 1.0 };
+/// let key = TensorKey::new(0, "w");
+/// let mut a = vec![0f32; 1000];
+/// let mut b = vec![0f32; 1000];
+/// fill_elementwise(&r, key, 5, &mut a, Par::Seq, SimdPath::Scalar)?;
+/// fill_elementwise(&r, key, 5, &mut b, Par::Rayon, SimdPath::best())?;
+/// assert_eq!(a, b);
+/// # Ok::<(), varinit::Error>(())
+/// ```
+///
+/// Errors if the CPU cannot run `path` or `r` is not one of those
+/// distributions.
+pub fn fill_elementwise<T: Element>(
+    r: &Resolved,
+    key: TensorKey,
+    start: u64,
+    out: &mut [T],
+    par: Par,
+    path: SimdPath,
+) -> Result<()> {
+    if !path.is_available() {
+        let have: Vec<&str> = SimdPath::available().into_iter().map(SimdPath::name).collect();
+        return Err(Error::InvalidParameter {
+            scheme: "simd".into(),
+            param: "path".into(),
+            value: path.name().into(),
+            reason: format!("this CPU cannot run it; available: {}", have.join(", ")),
+        });
     }
-    true
+    // sparse resolves to a normal draw too, but its zeros come from a mask
+    if !r.is_elementwise() || !fill_random_ne(r, key.philox(), 0, start, T::DTYPE, as_bytes_mut(out), par, path) {
+        return Err(Error::InvalidParameter {
+            scheme: "fill_elementwise".into(),
+            param: "distribution".into(),
+            value: r.to_string(),
+            reason: "expected a uniform, normal or truncated normal distribution".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
