@@ -12,6 +12,7 @@ use faer::Mat;
 
 use crate::dtype::{Element, Precision};
 use crate::error::{Error, Result};
+use crate::kernels::qr::QrFloat;
 use crate::kernels::{self, Par};
 use crate::scheme::Resolved;
 use crate::shape::Shape;
@@ -87,26 +88,36 @@ fn draws(r: &Resolved, key: [u32; 2], len: u64, precision: Precision, scheme: &s
 /// `rows x cols` Gaussian matrix (taken row-major from the stream), with
 /// PyTorch's procedure: transpose a wide matrix, factor, multiply each
 /// column of Q by the sign of R's diagonal (so the result is Haar
-/// distributed), transpose back. Row-major output.
+/// distributed), transpose back. The QR runs in the working precision, as
+/// PyTorch factors in the tensor's dtype. Row-major output.
 pub(crate) fn orthogonal(key: [u32; 2], rows: u64, cols: u64, gain: f64, precision: Precision) -> Result<Vec<f64>> {
+    match precision {
+        Precision::Single => orthogonal_in::<f32>(key, rows, cols, gain),
+        Precision::Double => orthogonal_in::<f64>(key, rows, cols, gain),
+    }
+}
+
+fn orthogonal_in<T: QrFloat + Element>(key: [u32; 2], rows: u64, cols: u64, gain: f64) -> Result<Vec<f64>> {
     let shape = format!("[{rows}, {cols}]");
     let too_large = || Error::TooLarge { scheme: "orthogonal".into(), shape: shape.clone() };
     let len = rows.checked_mul(cols).ok_or_else(too_large)?;
     // the draws, the matrix being factored, Q and the output must fit: check before starting
-    drop(zeroed::<f64>(len.checked_mul(4).ok_or_else(too_large)?, "orthogonal", &shape)?);
-    let draws = draws(&Resolved::Normal { mean: 0.0, std: 1.0 }, key, len, precision, "orthogonal", &shape)?;
+    drop(zeroed::<f64>(len.checked_mul(3).ok_or_else(too_large)?, "orthogonal", &shape)?);
+    let mut draws = zeroed::<T>(len, "orthogonal", &shape)?;
+    kernels::fill_random(&Resolved::Normal { mean: 0.0, std: 1.0 }, key, 0, 0, &mut draws, Par::Rayon);
     let (r, c) = (rows as usize, cols as usize);
     let wide = r < c;
     let (m, n) = if wide { (c, r) } else { (r, c) };
     // the tall m x n matrix to factor
-    let mut a = Mat::<f64>::from_fn(m, n, |i, j| if wide { draws[j * c + i] } else { draws[i * c + j] });
+    let mut a = Mat::<T>::from_fn(m, n, |i, j| if wide { draws[j * c + i] } else { draws[i * c + j] });
     drop(draws);
     // parallel over fixed column blocks only: same bits for any thread count
     let (q, signs) = kernels::qr::thin_qr(&mut a);
     let mut out = vec![0f64; r * c];
     for i in 0..r {
         for j in 0..c {
-            out[i * c + j] = gain * if wide { q[(j, i)] * signs[i] } else { q[(i, j)] * signs[j] };
+            let v = if wide { q[(j, i)] * signs[i] } else { q[(i, j)] * signs[j] };
+            out[i * c + j] = gain * v.to_f64();
         }
     }
     Ok(out)

@@ -22,8 +22,26 @@ use faer::linalg::householder::{
     apply_block_householder_transpose_on_the_left_in_place_with_conj,
 };
 use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
+use faer::traits::RealField;
 use faer::{Conj, Mat, MatMut, MatRef, Par as FaerPar};
 use rayon::prelude::*;
+
+/// The precisions the QR runs in: f32 for f32/f16/bf16 tensors (as
+/// PyTorch factors in the tensor's dtype), f64 for f64 tensors.
+pub(crate) trait QrFloat: RealField + Copy {
+    const ZERO: Self;
+    const ONE: Self;
+}
+
+impl QrFloat for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+impl QrFloat for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
 
 /// Columns per parallel work item. Fixed: the split must not depend on
 /// the thread count.
@@ -32,7 +50,7 @@ pub(crate) const COLUMNS: usize = 64;
 /// Apply the block reflector (`basis`, `factor`) to `target` column block
 /// by column block, on the rayon pool: `H^T target` if `transpose`, else
 /// `H target`.
-fn apply_blocked(basis: MatRef<'_, f64>, factor: MatRef<'_, f64>, target: MatMut<'_, f64>, transpose: bool) {
+fn apply_blocked<T: QrFloat>(basis: MatRef<'_, T>, factor: MatRef<'_, T>, target: MatMut<'_, T>, transpose: bool) {
     let mut blocks = Vec::with_capacity(target.ncols().div_ceil(COLUMNS));
     let mut rest = target;
     while rest.ncols() > 0 {
@@ -45,7 +63,7 @@ fn apply_blocked(basis: MatRef<'_, f64>, factor: MatRef<'_, f64>, target: MatMut
     blocks.into_par_iter().for_each(|block| {
         let cols = block.ncols();
         if transpose {
-            let req = apply_block_householder_transpose_on_the_left_in_place_scratch::<f64>(rows, bs, cols);
+            let req = apply_block_householder_transpose_on_the_left_in_place_scratch::<T>(rows, bs, cols);
             let mut mem = MemBuffer::new(req);
             apply_block_householder_transpose_on_the_left_in_place_with_conj(
                 basis,
@@ -56,7 +74,7 @@ fn apply_blocked(basis: MatRef<'_, f64>, factor: MatRef<'_, f64>, target: MatMut
                 MemStack::new(&mut mem),
             );
         } else {
-            let req = apply_block_householder_on_the_left_in_place_scratch::<f64>(rows, bs, cols);
+            let req = apply_block_householder_on_the_left_in_place_scratch::<T>(rows, bs, cols);
             let mut mem = MemBuffer::new(req);
             apply_block_householder_on_the_left_in_place_with_conj(
                 basis,
@@ -73,11 +91,11 @@ fn apply_blocked(basis: MatRef<'_, f64>, factor: MatRef<'_, f64>, target: MatMut
 /// The thin QR of a tall `m x n` matrix (`m >= n`): returns `(Q, signs)`,
 /// Q `m x n` with orthonormal columns and `signs[k]` the sign of `R[k][k]`
 /// (+1 for zero). `a` is overwritten.
-pub(crate) fn thin_qr(a: &mut Mat<f64>) -> (Mat<f64>, Vec<f64>) {
+pub(crate) fn thin_qr<T: QrFloat>(a: &mut Mat<T>) -> (Mat<T>, Vec<T>) {
     let (m, n) = (a.nrows(), a.ncols());
     debug_assert!(m >= n);
-    let bs = recommended_block_size::<f64>(m, n).clamp(1, n.max(1));
-    let mut coeff = Mat::<f64>::zeros(bs, n);
+    let bs = recommended_block_size::<T>(m, n).clamp(1, n.max(1));
+    let mut coeff = Mat::<T>::zeros(bs, n);
     // geqrf: factor a panel, then update the columns to its right
     let mut col = 0;
     while col < n {
@@ -85,7 +103,7 @@ pub(crate) fn thin_qr(a: &mut Mat<f64>) -> (Mat<f64>, Vec<f64>) {
         {
             let panel = a.as_mut().submatrix_mut(col, col, m - col, w);
             let t = coeff.as_mut().submatrix_mut(0, col, w, w);
-            let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(m - col, w, w, FaerPar::Seq, Default::default()));
+            let mut mem = MemBuffer::new(qr_in_place_scratch::<T>(m - col, w, w, FaerPar::Seq, Default::default()));
             qr_in_place(panel, t, FaerPar::Seq, MemStack::new(&mut mem), Default::default());
         }
         if col + w < n {
@@ -95,11 +113,11 @@ pub(crate) fn thin_qr(a: &mut Mat<f64>) -> (Mat<f64>, Vec<f64>) {
         }
         col += w;
     }
-    let signs: Vec<f64> = (0..n).map(|k| if a[(k, k)] < 0.0 { -1.0 } else { 1.0 }).collect();
+    let signs: Vec<T> = (0..n).map(|k| if a[(k, k)] < T::ZERO { T::ZERO - T::ONE } else { T::ONE }).collect();
     // orgqr: Q = H_1 ... H_p [I; 0], accumulated from the last block back;
     // before block j is applied, the columns left of it are still e_k and
     // the rows above it zero, so only Q[col.., col..] changes.
-    let mut q = Mat::<f64>::from_fn(m, n, |i, j| if i == j { 1.0 } else { 0.0 });
+    let mut q = Mat::<T>::from_fn(m, n, |i, j| if i == j { T::ONE } else { T::ZERO });
     let mut starts: Vec<usize> = (0..n).step_by(bs).collect();
     starts.reverse();
     for col in starts {
