@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates every figure of docs/theory.md with the tool itself.
 # Run from the repository root: bash docs/figures/make.sh
-# The digits data set (UCI optical digits, CC BY 4.0) is read from
-# ../shared/data/digits.csv.gz (the shared folder beside the repository), or from $DIGITS.
+# The digits data set (UCI optical digits, CC BY 4.0) is the copy vendored with its attribution in
+# crates/varinit-candle/examples/data/, or $DIGITS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -q
 v=target/release/varinit
-digits=${DIGITS:-../shared/data/digits.csv.gz}
+digits=${DIGITS:-crates/varinit-candle/examples/data/digits.csv.gz}
 
 # The default run: {tanh, relu} x {xavier_normal, kaiming_normal}, 50 layers of 512.
 $v propagate --plot docs/figures/propagate-default.svg > docs/figures/propagate-default.txt
