@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use varinit::stats::Summary;
-use varinit::{DType, Element, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
+use varinit::stats::{Summary, ks_statistic_sorted, rounding_cell_for};
+use varinit::{DType, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
 use crate::reader::{SafetensorsFile, TensorInfo};
 use crate::spec::ModelSpec;
@@ -302,18 +302,6 @@ fn decode(dtype: DType, b: &[u8]) -> f64 {
 /// The interval of reals that round to `x` in `dtype` (for the KS test
 /// against the rounded distribution); a point for f32 and f64, whose
 /// rounding is far below what the test can see.
-fn rounding_cell(dtype: DType, x: f64) -> (f64, f64) {
-    fn cell<T: Element>(x: f64) -> (f64, f64) {
-        let v = T::from_f64(x);
-        ((v.next_down().to_f64() + x) / 2.0, (x + v.next_up().to_f64()) / 2.0)
-    }
-    match dtype {
-        DType::BF16 => cell::<half::bf16>(x),
-        DType::F16 => cell::<half::f16>(x),
-        _ => (x, x),
-    }
-}
-
 fn round_to(dtype: DType, x: f64) -> f64 {
     match dtype {
         DType::F32 => x as f32 as f64,
@@ -542,7 +530,7 @@ fn verdict(
             if !sample.is_empty() && s.nan == 0 && s.inf == 0 {
                 let m = sample.len();
                 sample.sort_unstable_by(f64::total_cmp);
-                let d = ks_rounded(sample, |x| r.cdf(x).unwrap_or(f64::NAN), |x| rounding_cell(dtype, x));
+                let d = ks_statistic_sorted(sample, |x| r.cdf(x).unwrap_or(f64::NAN), |x| rounding_cell_for(dtype, x));
                 let p = varinit::stats::ks_p_value(d, m);
                 check.ks = Some(Ks { statistic: d, p_value: p, n: m });
                 if p < KS_P_MIN {
@@ -552,29 +540,6 @@ fn verdict(
         }
     }
     check
-}
-
-/// KS statistic of a sorted sample of rounded values against the rounded
-/// distribution: the CDF jumps at each representable `x` from F(lo-) to
-/// F(hi), where [lo, hi] is the interval of reals rounding to `x` (a point
-/// for f32 and f64) and F(lo-) the limit from the left, which matters where
-/// the distribution has an atom.
-fn ks_rounded(sorted: &[f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f64, f64)) -> f64 {
-    let n = sorted.len() as f64;
-    let mut d: f64 = 0.0;
-    let mut i = 0;
-    while i < sorted.len() {
-        let x = sorted[i];
-        let mut j = i;
-        while j < sorted.len() && sorted[j] == x {
-            j += 1;
-        }
-        let (lo, hi) = cell(x);
-        // left limit below the cell, so an atom (sparse's zeros) counts only once it is reached
-        d = d.max((cdf(lo.next_down()) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
-        i = j;
-    }
-    d
 }
 
 #[cfg(test)]
@@ -590,12 +555,12 @@ mod tests {
         let mut x: Vec<f64> = v.iter().map(|b| b.to_f64()).collect();
         x.sort_unstable_by(f64::total_cmp);
         let cdf = |y: f64| t.resolved().cdf(y).unwrap();
-        let plain = ks_rounded(&x, cdf, |y| (y, y));
-        let rounded = ks_rounded(&x, cdf, |y| rounding_cell(DType::BF16, y));
+        let plain = ks_statistic_sorted(&x, cdf, |y| (y, y));
+        let rounded = ks_statistic_sorted(&x, cdf, |y| rounding_cell_for(DType::BF16, y));
         let f: Vec<f32> = t.to_vec(Par::Rayon).unwrap();
         let mut xf: Vec<f64> = f.iter().map(|&b| b as f64).collect();
         xf.sort_unstable_by(f64::total_cmp);
-        let f32d = ks_rounded(&xf, cdf, |y| (y, y));
+        let f32d = ks_statistic_sorted(&xf, cdf, |y| (y, y));
         // the rounded test sees what the f32 values would show; the plain one sees the rounding
         assert!(plain > 2.0 * f32d && (rounded - f32d).abs() < 0.1 * f32d, "{plain} {rounded} {f32d}");
         assert!(varinit::stats::ks_p_value(rounded, x.len()) > 1e-3);

@@ -83,28 +83,9 @@ pub const TORCH_GAIN_NAMES: [&str; 12] = [
     "selu",
 ];
 
-/// Every activation name [`Activation::from_str`] accepts (canonical names).
-pub const ACTIVATION_NAMES: [&str; 19] = [
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
-    "gelu",
-    "gelu_tanh",
-    "silu",
-    "elu",
-    "softplus",
-    "mish",
-    "hard_tanh",
-];
+/// The activations [`Activation::from_str`] accepts beyond PyTorch's gain
+/// table (canonical names).
+pub const EXTRA_ACTIVATION_NAMES: [&str; 7] = ["gelu", "gelu_tanh", "silu", "elu", "softplus", "mish", "hard_tanh"];
 
 /// A parameter for [`calculate_gain`], as loosely typed as Python's.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,7 +206,7 @@ impl Activation {
             _ => {
                 return Err(Error::UnsupportedNonlinearity {
                     name: name.to_string(),
-                    suggestion: closest(&key, ACTIVATION_NAMES),
+                    suggestion: closest(&key, TORCH_GAIN_NAMES.iter().chain(&EXTRA_ACTIVATION_NAMES).copied()),
                 });
             }
         };

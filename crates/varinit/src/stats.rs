@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 
 /// Elements per chunk of the deterministic reduction.
 const CHUNK: usize = 1 << 16;
@@ -141,21 +141,29 @@ pub fn ks_statistic(sample: &mut [f64], cdf: impl Fn(f64) -> f64) -> f64 {
 /// The Kolmogorov-Smirnov statistic of a sample that was rounded to a grid
 /// (f16, bf16): a value `v` stands for the cell `cell(v) = (lo, hi)` of
 /// reals that round to it, so the empirical function just before `v` is
-/// compared with `F(lo)` and just after with `F(hi)`. Without this, the
-/// rounding alone (about 2^-9 relative for bf16) makes a large sample fail.
+/// compared with `F` just below `lo` and just after with `F(hi)`. Without
+/// this, the rounding alone (about 2^-9 relative for bf16) makes a large
+/// sample fail. Sorts `sample` in place.
 pub fn ks_statistic_rounded(sample: &mut [f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f64, f64)) -> f64 {
     sample.sort_unstable_by(f64::total_cmp);
-    let n = sample.len() as f64;
+    ks_statistic_sorted(sample, cdf, cell)
+}
+
+/// [`ks_statistic_rounded`] of an already sorted sample. The comparison
+/// below a value uses the left limit `F(lo-)`, so a distribution with an
+/// atom (sparse's zeros, a constant) is judged correctly.
+pub fn ks_statistic_sorted(sorted: &[f64], cdf: impl Fn(f64) -> f64, cell: impl Fn(f64) -> (f64, f64)) -> f64 {
+    let n = sorted.len() as f64;
     let mut d: f64 = 0.0;
     let mut i = 0;
-    while i < sample.len() {
-        let x = sample[i];
+    while i < sorted.len() {
+        let x = sorted[i];
         let mut j = i;
-        while j < sample.len() && sample[j] == x {
+        while j < sorted.len() && sorted[j] == x {
             j += 1;
         }
         let (lo, hi) = cell(x);
-        d = d.max((cdf(lo) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
+        d = d.max((cdf(lo.next_down()) - i as f64 / n).abs()).max((j as f64 / n - cdf(hi)).abs());
         i = j;
     }
     d
@@ -168,6 +176,16 @@ pub fn rounding_cell<T: Element>(v: f64) -> (f64, f64) {
     let (down, up) = (t.next_down().to_f64(), t.next_up().to_f64());
     let (x, lo, hi) = (t.to_f64(), (down + t.to_f64()) / 2.0, (up + t.to_f64()) / 2.0);
     if !lo.is_finite() || !hi.is_finite() { (x, x) } else { (lo, hi) }
+}
+
+/// [`rounding_cell`] for a dtype chosen at run time: a point for f32 and
+/// f64, the rounding cell for f16 and bf16.
+pub fn rounding_cell_for(dtype: DType, v: f64) -> (f64, f64) {
+    match dtype {
+        DType::F16 => rounding_cell::<half::f16>(v),
+        DType::BF16 => rounding_cell::<half::bf16>(v),
+        DType::F32 | DType::F64 => (v, v),
+    }
 }
 
 /// The asymptotic Kolmogorov distribution's survival function: the p-value

@@ -388,3 +388,50 @@ fn wrong_parameters_are_caught() {
     let d = ks(&mut v.clone(), Expect::Uniform(-l, l), DType::F32);
     assert!(d > critical(v.len()), "3% bound error not caught: {d}");
 }
+
+/// Orthogonal draws are Haar-distributed on O(n), not merely orthogonal:
+/// for Haar Q the moments of trace(Q) up to order n equal a standard
+/// normal's (Diaconis & Shahshahani 1994) and det(Q) is +1 or -1 with
+/// probability 1/2 each. A QR without the sign correction fails this.
+#[test]
+fn orthogonal_is_haar() {
+    let (n, samples) = (6usize, 3000usize);
+    let (mut m1, mut m2, mut m4, mut positive) = (0.0, 0.0, 0.0, 0usize);
+    for s in 0..samples {
+        let t = tensor(s as u64, "haar", "orthogonal", &[n as u64, n as u64], Layout::Torch);
+        let q: Vec<f64> = t.to_vec(Par::Seq).unwrap();
+        let tr: f64 = (0..n).map(|i| q[i * n + i]).sum();
+        m1 += tr;
+        m2 += tr * tr;
+        m4 += tr.powi(4);
+        // determinant by Gaussian elimination with partial pivoting
+        let mut a = q.clone();
+        let mut det = 1.0;
+        for c in 0..n {
+            let p = (c..n).max_by(|&i, &j| a[i * n + c].abs().total_cmp(&a[j * n + c].abs())).unwrap();
+            if p != c {
+                for k in 0..n {
+                    a.swap(p * n + k, c * n + k);
+                }
+                det = -det;
+            }
+            det *= a[c * n + c];
+            for r in c + 1..n {
+                let f = a[r * n + c] / a[c * n + c];
+                for k in c..n {
+                    a[r * n + k] -= f * a[c * n + k];
+                }
+            }
+        }
+        assert!((det.abs() - 1.0).abs() < 1e-9, "det {det}");
+        positive += usize::from(det > 0.0);
+    }
+    let k = samples as f64;
+    let (e1, e2, e4) = (m1 / k, m2 / k, m4 / k);
+    // standard errors of the moments of N(0, 1): 1, sqrt(2), sqrt(96) over sqrt(k); allow 5 of them
+    assert!(e1.abs() < 5.0 / k.sqrt(), "E[tr Q] = {e1}");
+    assert!((e2 - 1.0).abs() < 5.0 * 2f64.sqrt() / k.sqrt(), "E[tr^2] = {e2}");
+    assert!((e4 - 3.0).abs() < 5.0 * 96f64.sqrt() / k.sqrt(), "E[tr^4] = {e4}");
+    let half = k / 2.0;
+    assert!((positive as f64 - half).abs() < 5.0 * (k / 4.0).sqrt(), "det +1 in {positive} of {samples}");
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use varinit::stats::{Summary, ks_p_value, ks_statistic, ks_statistic_rounded, rounding_cell};
+use varinit::stats::{Summary, ks_p_value, ks_statistic_rounded, rounding_cell_for};
 use varinit::{DType, Element, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
 use varinit_io::atomic::AtomicFile;
 
@@ -107,11 +107,7 @@ pub fn run(a: Args) -> CliResult {
         r.cdf(0.0).map(|_| {
             let cdf = |x| r.cdf(x).unwrap_or(f64::NAN);
             // f16/bf16 values stand for the cell of reals that round to them
-            let d = match dtype {
-                DType::F16 => ks_statistic_rounded(&mut ks_sample, cdf, rounding_cell::<varinit::dtype::F16>),
-                DType::BF16 => ks_statistic_rounded(&mut ks_sample, cdf, rounding_cell::<varinit::dtype::BF16>),
-                _ => ks_statistic(&mut ks_sample, cdf),
-            };
+            let d = ks_statistic_rounded(&mut ks_sample, cdf, |x| rounding_cell_for(dtype, x));
             (d, ks_p_value(d, n), n)
         })
     };

@@ -37,7 +37,6 @@
 //!   never leaves the bounds). Parameters `Phi(alpha)`, ... are computed in
 //!   f64 and rounded once.
 //! - f16/bf16: the f32 value rounded to nearest even.
-
 //!
 //! # Paths
 //!
