@@ -23,24 +23,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// PyTorch's gain table, or one nonlinearity's gain.
-    Gain(commands::gain::Args),
-    /// fan_in, fan_out and receptive field of a weight shape.
-    Fans(commands::fans::Args),
+    /// Simulate a plain deep network: variance of signals and gradients per layer vs mean-field theory.
+    Propagate(commands::propagate::Args),
     /// Draw a tensor from a scheme: its resolved distribution, statistics, and optionally a file.
     Sample(commands::sample::Args),
-    /// List every scheme with its parameters.
-    Schemes(commands::schemes::Args),
     /// Write an initialized checkpoint (spec file, preset or Hugging Face config) as safetensors shards.
     Init(commands::init::Args),
     /// Statistics of a checkpoint's tensors and a verdict against their expected schemes.
     Audit(commands::audit::Args),
-    /// Simulate a plain deep network: variance of signals and gradients per layer vs mean-field theory.
-    Propagate(commands::propagate::Args),
+    /// PyTorch's gain table, or one nonlinearity's gain (--numeric: any activation's, from theory).
+    Gain(commands::gain::Args),
     /// The edge of chaos (chi_1 = 1) of an activation: sigma_w^2, q*, depth scales, the init to use.
     Critical(commands::critical::Args),
     /// The ordered/chaotic phase diagram of an activation in (sigma_w^2, sigma_b^2).
     Phase(commands::phase::Args),
+    /// fan_in, fan_out and receptive field of a weight shape.
+    Fans(commands::fans::Args),
+    /// List every scheme with its parameters.
+    Schemes(commands::schemes::Args),
     /// Time the kernels against a plain fill of the same buffer (the memory ceiling).
     Bench(commands::bench::Args),
 }
