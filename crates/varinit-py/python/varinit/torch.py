@@ -44,7 +44,7 @@ import itertools
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
