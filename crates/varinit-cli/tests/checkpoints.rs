@@ -554,9 +554,22 @@ fn unrepresentable_values_are_refused_before_any_folder_exists() {
     let (code, _) = fails(&["init", "--spec", s, "--max-shard-size", "16B", "-o", o]);
     assert_eq!(code, 2);
     assert!(!out.exists(), "no folder for bad input");
-    let (code, err) = fails(&["init", "--preset", "gpt2", "--set", "size=tiny", "--set", "initializer_range=1e300", "-o", o]);
+    let (code, err) =
+        fails(&["init", "--preset", "gpt2", "--set", "size=tiny", "--set", "initializer_range=1e300", "-o", o]);
     assert!(code == 2 && err.contains("inf"), "{err}");
-    let (code, _) = fails(&["init", "--preset", "gpt2", "--set", "size=tiny", "--dtype", "f16", "--set", "initializer_range=1e6", "-o", o]);
+    let (code, _) = fails(&[
+        "init",
+        "--preset",
+        "gpt2",
+        "--set",
+        "size=tiny",
+        "--dtype",
+        "f16",
+        "--set",
+        "initializer_range=1e6",
+        "-o",
+        o,
+    ]);
     assert_eq!(code, 2);
     assert!(!out.exists());
 }

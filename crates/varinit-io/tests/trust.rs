@@ -31,7 +31,8 @@ fn write_all(plan: &Plan, dir: &Path, force: bool) -> checkpoint::WriteReport {
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
     v.sort();
     v
 }
