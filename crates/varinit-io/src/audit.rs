@@ -328,27 +328,27 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
         let f = SafetensorsFile::open(p)?;
         headers.push((p.clone(), f.header));
     }
-    let mut where_: HashMap<&str, String> = HashMap::new();
+    let fnames: Vec<String> = headers.iter().map(|(p, _)| file_name(p)).collect();
+    let mut where_: HashMap<&str, &str> = HashMap::new();
     let mut total_bytes = 0u64;
-    for (p, h) in &headers {
-        let fname = file_name(p);
+    for ((_, h), fname) in headers.iter().zip(&fnames) {
         for t in &h.tensors {
             total_bytes = total_bytes.saturating_add(t.end - t.begin);
-            if let Some(prev) = where_.insert(t.name.as_str(), fname.clone()) {
+            if let Some(prev) = where_.insert(t.name.as_str(), fname.as_str()) {
                 problems.push(format!("tensor {:?} is in both {prev} and {fname}", t.name));
             }
         }
     }
     let weight_map = index.as_ref().map(|i| &i.weight_map);
     if let Some(wm) = weight_map {
-        let present: HashSet<String> = paths.iter().map(|p| file_name(p)).collect();
+        let present: HashSet<&str> = fnames.iter().map(String::as_str).collect();
         for (k, f) in wm {
             match where_.get(k.as_str()) {
-                None if present.contains(f) => {
+                None if present.contains(f.as_str()) => {
                     problems.push(format!("index lists {k:?} in {f}, which does not have it"))
                 }
                 None => {} // the file is missing: reported once above
-                Some(g) if g != f => problems.push(format!("index lists {k:?} in {f}, but it is in {g}")),
+                Some(g) if *g != f.as_str() => problems.push(format!("index lists {k:?} in {f}, but it is in {g}")),
                 _ => {}
             }
         }

@@ -270,7 +270,7 @@ fn special_files_are_refused_without_blocking() {
     let r = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("audit must not block on a FIFO");
     let e = r.unwrap_err();
     assert!(e.contains("FIFO") && e.contains("model.safetensors"), "{e}");
-    assert!(SafetensorsFile::open("/dev/zero").unwrap_err().to_string().contains("device"));
+    assert!(SafetensorsFile::open("/dev/zero").err().unwrap().to_string().contains("device"));
 }
 
 #[test]
