@@ -460,8 +460,7 @@ fn workers_of_different_runs_cannot_share_a_folder() {
     let d = tmp.path().join("w");
     let o = d.to_str().unwrap();
     let run = |w: &str, seed: &str| {
-        let mut a = vec!["init"];
-        a.extend_from_slice(MODEL);
+        let mut a = vec!["init", "--preset", "llama", "--set", "size=tiny", "--max-shard-size", "60kB"];
         a.extend_from_slice(&["-o", o, "--worker", w, "--seed", seed]);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
