@@ -3,6 +3,7 @@
 //! libraries.
 
 mod commands;
+mod interrupt;
 mod output;
 mod plot;
 

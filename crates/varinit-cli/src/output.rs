@@ -87,15 +87,26 @@ impl Table {
 
     pub fn render(&self) -> String {
         let ncol = self.header.len();
+        // Long cells (a 70,000-character tensor name) are shortened with an
+        // ellipsis in the middle; the JSON output keeps them whole.
+        let shortened: Vec<Vec<String>> = std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(i, c)| ellipsize(c, if i + 1 == ncol { MAX_LAST_CELL } else { MAX_CELL }))
+                    .collect()
+            })
+            .collect();
         let mut width = vec![0; ncol];
-        for r in std::iter::once(&self.header).chain(&self.rows) {
+        for r in &shortened {
             for (i, c) in r.iter().enumerate().take(ncol) {
                 width[i] = width[i].max(c.chars().count());
             }
         }
         let numeric = |s: &str| s.parse::<f64>().is_ok() || s == "nan" || s == "inf" || s == "-inf";
         let mut out = String::new();
-        for (k, r) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+        for (k, r) in shortened.iter().enumerate() {
             let mut line = String::new();
             for (i, c) in r.iter().enumerate().take(ncol) {
                 if i > 0 {
@@ -114,9 +125,42 @@ impl Table {
     }
 }
 
+/// Widest table cell, in characters (the last column: [`MAX_LAST_CELL`]).
+pub const MAX_CELL: usize = 64;
+/// Widest cell of a table's last column (verdicts and notes).
+pub const MAX_LAST_CELL: usize = 400;
+
+/// `s` if it has at most `max` characters, else its start and end around
+/// an ellipsis, `max` characters in all.
+pub fn ellipsize(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head = keep * 2 / 3;
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_cells_are_shortened() {
+        let long = "x".repeat(70_000) + "end";
+        let mut t = Table::new(["name", "note"]);
+        t.row([long.clone(), long.clone()]);
+        let r = t.render();
+        assert!(r.lines().all(|l| l.chars().count() <= MAX_CELL + 2 + MAX_LAST_CELL), "{}", r.len());
+        assert!(r.contains("…end"));
+        assert_eq!(ellipsize("abc", 3), "abc");
+        assert_eq!(ellipsize("abcdef", 4).chars().count(), 4);
+    }
 
     #[test]
     fn numbers() {

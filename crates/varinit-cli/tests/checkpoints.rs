@@ -85,8 +85,13 @@ fn same_bytes_for_any_thread_count_and_worker_split() {
         for i in (0..n).rev() {
             let w = format!("{i}/{n}");
             init_into(&split, &["--worker", &w]);
-            // every worker writes the same index
-            assert_eq!(hashes(&split)["model.safetensors.index.json"], want["model.safetensors.index.json"]);
+            // the index is the commit point: only the last worker to finish writes it
+            let h = hashes(&split);
+            if i > 0 {
+                assert!(!h.contains_key("model.safetensors.index.json"), "worker {w} of {n}: no index yet");
+            } else {
+                assert_eq!(h["model.safetensors.index.json"], want["model.safetensors.index.json"]);
+            }
         }
         assert_eq!(hashes(&split), want, "{n} workers");
     }
@@ -374,4 +379,278 @@ init = "glorot_uniform"
     assert_eq!(hashes(&c), want);
     let out = ok(&["audit", c.to_str().unwrap(), "--exact"]);
     assert!(out.contains("7 pass, 0 fail"), "{out}");
+}
+
+// ---- issue 11: checkpoints you can trust ----
+
+/// A spec of three shards: a 4 kB one first, then two of 1 MB.
+const THREE_SHARDS: &str = "dtype='f32'\n[[tensor]]\nname='a'\nshape=[1024]\ninit='normal(std=0.02)'\n[[tensor]]\nname='b'\nshape=[512,512]\ninit='normal(std=0.02)'\n[[tensor]]\nname='c'\nshape=[512,512]\ninit='kaiming_uniform'\n";
+
+/// Run `varinit ARGS` with a file-size limit of `limit` bytes (a full disk
+/// at a fixed point); with `die`, exceeding it kills the process (SIGXFSZ,
+/// like kill -9: no chance to clean up), else writes fail with EFBIG.
+#[cfg(target_os = "linux")]
+fn with_fsize_limit(args: &[&str], limit: u64, die: bool) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_varinit"));
+    c.args(args);
+    // SAFETY: only async-signal-safe calls between fork and exec
+    unsafe {
+        c.pre_exec(move || {
+            let r = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, if die { libc::SIG_DFL } else { libc::SIG_IGN });
+            // no core file from the deliberate kill
+            let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    c.output().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_rerun_stopped_after_its_first_shard_never_leaves_a_mix_that_audits_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("m.toml");
+    fs::write(&spec, THREE_SHARDS).unwrap();
+    let d = tmp.path().join("mix");
+    let (s, o) = (spec.to_str().unwrap(), d.to_str().unwrap());
+    let base = ["init", "--spec", s, "--max-shard-size", "8kB", "--no-sync", "-o", o];
+    ok(&base);
+    ok(&["audit", o, "--exact"]);
+    // the same with another seed and --force, the disk full after the first (4 kB) shard
+    let rerun: Vec<&str> = base.iter().copied().chain(["--seed", "1", "--force"]).collect();
+    let out = with_fsize_limit(&rerun, 256 << 10, false);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("File too large") && err.lines().count() == 1, "{err}");
+    let left: Vec<String> =
+        fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!left.iter().any(|n| n.starts_with('.')), "no temporary, no lock: {left:?}");
+    assert!(!d.join("model.safetensors.index.json").exists(), "the old index went first: {left:?}");
+    // shard 1 of seed 1 with shards 2-3 of seed 0: the audit fails, naming the cause
+    let o2 = varinit(&["audit", o, "--exact"]);
+    assert_eq!(o2.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o2.stdout);
+    assert!(text.contains("different runs") && text.contains("no model.safetensors.index.json"), "{text}");
+    // killed outright at the same point (SIGXFSZ: nothing can clean up) in a fresh folder
+    let k = tmp.path().join("killed");
+    let args = ["init", "--spec", s, "--max-shard-size", "8kB", "--no-sync", "-o", k.to_str().unwrap()];
+    let out = with_fsize_limit(&args, 256 << 10, true);
+    assert!(out.status.code().is_none(), "killed by a signal");
+    let o3 = varinit(&["audit", k.to_str().unwrap()]);
+    assert_eq!(o3.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o3.stdout);
+    assert!(text.contains("incomplete checkpoint: 2 of 3 shards missing"), "{text}");
+    // --force cleans the dead run's temporary and lock and completes the checkpoint
+    let mut again = args.to_vec();
+    again.push("--force");
+    ok(&again);
+    assert!(complete_looking(&k).len() == fs::read_dir(&k).unwrap().count(), "nothing hidden left");
+    ok(&["audit", k.to_str().unwrap(), "--exact"]);
+}
+
+#[test]
+fn workers_of_different_runs_cannot_share_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("w");
+    let o = d.to_str().unwrap();
+    let run = |w: &str, seed: &str| {
+        let mut a = vec!["init", "--preset", "llama", "--set", "size=tiny", "--max-shard-size", "60kB"];
+        a.extend_from_slice(&["-o", o, "--worker", w, "--seed", seed]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let a0 = run("0/2", "1");
+    ok(&a0.iter().map(String::as_str).collect::<Vec<_>>());
+    let a1 = run("1/2", "2");
+    let (code, err) = fails(&a1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(code == 2 && err.contains("another run"), "{err}");
+    assert!(!d.join("model.safetensors.index.json").exists());
+}
+
+/// A long single-threaded write to interrupt or to collide with.
+#[cfg(unix)]
+fn long_init(out: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_varinit"))
+        .args(["init", "--preset", "mlp", "--set", "dims=16384,16384,16384,512", "--set", "style=hf"])
+        .args(["--threads", "1", "--no-sync", "-o", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[cfg(unix)]
+fn wait_for_partial(dir: &Path, child: &mut std::process::Child) {
+    loop {
+        let started = dir.exists()
+            && fs::read_dir(dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".partial-"));
+        if started {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("finished before it could be interrupted: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_writer_is_refused_and_every_signal_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    for sig in ["TERM", "HUP", "INT"] {
+        let out = tmp.path().join(format!("big-{sig}"));
+        let mut child = long_init(&out);
+        wait_for_partial(&out, &mut child);
+        if sig == "TERM" {
+            // a concurrent run into the same folder: refused, and it touches nothing
+            let (code, err) = fails(&["init", "--preset", "mlp", "--force", "-o", out.to_str().unwrap()]);
+            assert!(code == 2 && err.contains("another varinit"), "{err}");
+        }
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{sig}"), &pid]).status().unwrap().success());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "SIG{sig}: {err}");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "SIG{sig}: no file left at all");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sample_cleans_up_on_a_signal_and_refuses_unrepresentable_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("big.npy");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_varinit"))
+        .args(["sample", "normal", "--shape", "60000x60000", "-o", f.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_partial(tmp.path(), &mut child);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "no file left");
+    for (scheme, dtype) in [("normal(std=1e6)", "f16"), ("normal(std=1e300)", "f32"), ("constant(val=1e39)", "f32")] {
+        let (code, err) = fails(&["sample", scheme, "--shape", "4x4", "--dtype", dtype, "-o", f.to_str().unwrap()]);
+        assert!(code == 2 && err.contains("out of range for"), "{scheme}: {err}");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn unrepresentable_values_are_refused_before_any_folder_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("m.toml");
+    fs::write(&spec, "[[tensor]]\nname='a'\nshape=[4]\ninit='zeros'\n[[tensor]]\nname='b'\nshape=[4]\ninit='ones'\n[[tensor]]\nname='c'\nshape=[4]\ninit='constant(val=1e39)'\n").unwrap();
+    let out = tmp.path().join("out");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    let (code, err) = fails(&["init", "--spec", s, "--dry-run"]);
+    assert!(code == 2 && err.contains("c (f32)") && err.contains("out of range for f32"), "{err}");
+    let (code, _) = fails(&["init", "--spec", s, "--max-shard-size", "16B", "-o", o]);
+    assert_eq!(code, 2);
+    assert!(!out.exists(), "no folder for bad input");
+    let (code, err) =
+        fails(&["init", "--preset", "gpt2", "--set", "size=tiny", "--set", "initializer_range=1e300", "-o", o]);
+    assert!(code == 2 && err.contains("out of range for"), "{err}");
+    let (code, _) = fails(&[
+        "init",
+        "--preset",
+        "gpt2",
+        "--set",
+        "size=tiny",
+        "--dtype",
+        "f16",
+        "--set",
+        "initializer_range=1e6",
+        "-o",
+        o,
+    ]);
+    assert_eq!(code, 2);
+    assert!(!out.exists());
+}
+
+#[test]
+fn long_names_never_crash_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    // in a spec: over the name limit, one line
+    let spec = tmp.path().join("m.toml");
+    let huge = "w".repeat(70_000);
+    fs::write(&spec, format!("[[tensor]]\nname='{huge}'\nshape=[4]\ninit='zeros'\n")).unwrap();
+    let (code, err) = fails(&["init", "--spec", spec.to_str().unwrap(), "--dry-run"]);
+    assert!(code == 2 && err.contains("limit") && err.len() < 400, "{}", &err[..err.len().min(400)]);
+    // in a file: a 70,000-character name is refused in one line; a 4,000-character one is shortened
+    let write = |name: &str| {
+        let p = tmp.path().join("n.safetensors");
+        let json = format!(r#"{{"{name}":{{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}}}"#);
+        let mut b = (json.len() as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(json.as_bytes());
+        b.extend_from_slice(&[0u8; 8]);
+        fs::write(&p, b).unwrap();
+        p
+    };
+    let p = write(&huge);
+    let (code, err) = fails(&["audit", p.to_str().unwrap()]);
+    assert!(code == 2 && err.len() < 400, "{}", &err[..err.len().min(400)]);
+    let long = "x".repeat(3990) + ".weight";
+    let p = write(&long);
+    let text = ok(&["audit", p.to_str().unwrap()]);
+    assert!(text.contains('…') && !text.contains(&long) && text.lines().all(|l| l.chars().count() < 1000), "{text}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&["audit", p.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(j["report"]["tensors"][0]["name"], long.as_str(), "the JSON keeps it whole");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_not_waited_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    fs::create_dir(&d).unwrap();
+    let fifo = d.join("model.safetensors");
+    if !Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        eprintln!("no mkfifo: skipped");
+        return;
+    }
+    for target in [&d, &fifo] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_varinit"))
+            .args(["audit", target.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut waited = 0;
+        while child.try_wait().unwrap().is_none() {
+            waited += 1;
+            if waited > 6000 {
+                child.kill().unwrap();
+                panic!("audit hangs on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.code() == Some(2) && err.contains("FIFO"), "{err}");
+    }
+}
+
+#[test]
+fn a_failed_rename_leaves_no_temporary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // a folder where the single file must go
+    fs::create_dir_all(out.join("model.safetensors").join("x")).unwrap();
+    let (code, err) = fails(&["init", "--preset", "mlp", "--force", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let hidden: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
 }

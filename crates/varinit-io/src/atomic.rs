@@ -1,10 +1,44 @@
 //! Write-then-rename files.
+//!
+//! Every temporary file (and lock file) alive in this process is listed in
+//! a registry, so a signal handler that must exit at once (a second Ctrl-C)
+//! can still remove them with [`remove_temporaries`].
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::{IoError, Result};
+
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Add a path to the files [`remove_temporaries`] removes.
+pub fn register_temporary(p: &Path) {
+    if let Ok(mut v) = TEMPORARIES.lock() {
+        v.push(p.to_path_buf());
+    }
+}
+
+/// Remove a path from the registry (it was renamed into place or removed).
+pub fn unregister_temporary(p: &Path) {
+    if let Ok(mut v) = TEMPORARIES.lock()
+        && let Some(i) = v.iter().rposition(|x| x == p)
+    {
+        v.swap_remove(i);
+    }
+}
+
+/// Remove every temporary and lock file of this process that is still
+/// alive (for a signal handler about to exit); returns how many were
+/// removed. Never blocks: if another thread holds the registry, nothing is
+/// removed.
+pub fn remove_temporaries() -> usize {
+    let Ok(mut v) = TEMPORARIES.try_lock() else { return 0 };
+    let n = v.iter().filter(|p| fs::remove_file(p).is_ok()).count();
+    v.clear();
+    n
+}
 
 /// A file being written under a temporary name next to its destination.
 ///
@@ -29,6 +63,7 @@ impl AtomicFile {
             .into_owned();
         let tmp = dest.with_file_name(format!(".{file_name}.partial-{}", std::process::id()));
         let f = File::create(&tmp).map_err(|e| IoError::os(&tmp, e))?;
+        register_temporary(&tmp);
         Ok(AtomicFile { dest, tmp, writer: Some(BufWriter::with_capacity(1 << 20, f)), sync: true })
     }
 
@@ -67,12 +102,28 @@ impl AtomicFile {
     /// Flush, sync to disk and rename into place.
     pub fn commit(mut self) -> Result<PathBuf> {
         let w = self.writer.take().expect("writer present until commit");
-        let f = w.into_inner().map_err(|e| IoError::os(&self.tmp, e.into_error()))?;
-        if self.sync {
-            f.sync_all().map_err(|e| IoError::os(&self.tmp, e))?;
+        let fail = |this: &Self, e: std::io::Error| {
+            let _ = fs::remove_file(&this.tmp);
+            unregister_temporary(&this.tmp);
+            IoError::os(&this.tmp, e)
+        };
+        let f = match w.into_inner() {
+            Ok(f) => f,
+            Err(e) => return Err(fail(&self, e.into_error())),
+        };
+        if self.sync
+            && let Err(e) = f.sync_all()
+        {
+            return Err(fail(&self, e));
         }
         drop(f);
-        fs::rename(&self.tmp, &self.dest).map_err(|e| IoError::os(&self.dest, e))?;
+        if let Err(e) = fs::rename(&self.tmp, &self.dest) {
+            // the complete temporary must not stay behind either
+            let _ = fs::remove_file(&self.tmp);
+            unregister_temporary(&self.tmp);
+            return Err(IoError::os(&self.dest, e));
+        }
+        unregister_temporary(&self.tmp);
         Ok(self.dest.clone())
     }
 }
@@ -90,6 +141,7 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.take().is_some() {
             let _ = fs::remove_file(&self.tmp);
+            unregister_temporary(&self.tmp);
         }
     }
 }

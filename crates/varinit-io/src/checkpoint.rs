@@ -9,12 +9,17 @@
 //! the plan: any thread count, any piece size and any worker split give the
 //! same files.
 //!
-//! Files are written under temporary names in the output folder and renamed
-//! when complete; the index and config are written after this worker's
-//! shards. On an error (a full disk included) or when the cancel flag is
-//! raised, the temporary file is removed and nothing complete-looking is
-//! left.
+//! Transactions: [`prepare_dir`] takes the folder's writer lock and removes
+//! an existing index first; files are written under temporary names in the
+//! output folder and renamed when complete; the index — the commit point —
+//! is written last, only when every shard of the plan is in place and of
+//! this run (each shard's metadata carries the run identifier). So a folder
+//! is the old checkpoint, the new one, or visibly incomplete (no index:
+//! loaders refuse it and `audit` fails), never a mix that loads. On an
+//! error (a full disk included) or when the cancel flag is raised, the
+//! temporary file is removed and nothing complete-looking is left.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +29,7 @@ use rayon::prelude::*;
 use varinit::{Par, TensorInit};
 
 use crate::atomic::AtomicFile;
+use crate::lock::DirLock;
 use crate::plan::{CONFIG_FILE, INDEX_FILE, Plan, Worker};
 use crate::{IoError, Result};
 
@@ -81,64 +87,172 @@ pub struct WriteReport {
     pub bytes: u64,
     /// Stale files removed under `force`.
     pub removed: Vec<PathBuf>,
+    /// Whether the checkpoint is complete: its commit point (the index, or
+    /// the single file) is in place, after every shard of this run.
+    pub complete: bool,
+    /// In a split run whose other workers have not finished: the shards
+    /// still missing (the last worker to finish writes the index).
+    pub waiting_for: Vec<String>,
 }
 
 fn is_checkpoint_name(n: &str) -> bool {
     if n == crate::plan::SINGLE_FILE || n == INDEX_FILE {
         return true;
     }
-    // model-00001-of-00003.safetensors
-    let Some(mid) = n.strip_prefix("model-").and_then(|r| r.strip_suffix(".safetensors")) else { return false };
-    let Some((a, b)) = mid.split_once("-of-") else { return false };
-    !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    crate::audit::shard_number(n).is_some()
 }
 
-/// The file a temporary name belongs to (`.NAME.partial-PID` -> `NAME`).
-fn partial_of(n: &str) -> Option<&str> {
+/// The file a temporary name belongs to and the writer's process id
+/// (`.NAME.partial-PID` -> (`NAME`, PID)).
+fn partial_of(n: &str) -> Option<(&str, u32)> {
     let rest = n.strip_prefix('.')?;
     let (name, pid) = rest.rsplit_once(".partial-")?;
-    pid.bytes().all(|c| c.is_ascii_digit()).then_some(name)
+    if pid.is_empty() || !pid.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((name, pid.parse().ok()?))
 }
 
-/// Create the output folder or check that it may be written into: without
-/// `force` it must be empty, except that in a split run it may hold the
-/// other workers' files (finished or in progress). With `force`, stale
-/// checkpoint files (`model*.safetensors`, the index) that the plan does not
-/// have are removed, so a loader cannot pick up an old file.
-pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Result<Vec<PathBuf>> {
+/// A lock file being set up (`.varinit.lock-PID.new`) -> PID.
+fn lock_staging_pid(n: &str) -> Option<u32> {
+    crate::lock::lock_pid(n.strip_suffix(".new")?)
+}
+
+/// A folder prepared for writing: the writer lock (held until dropped) and
+/// the stale files removed.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The folder's writer lock.
+    pub lock: DirLock,
+    /// Stale files removed (an old index, shards and temporaries of earlier runs).
+    pub removed: Vec<PathBuf>,
+}
+
+/// Whether the file at `path` is exactly shard `s` of `plan`: the same
+/// header bytes (so the same run identifier) and the full length.
+fn holds_shard(plan: &Plan, s: usize, path: &Path) -> bool {
+    let shard = &plan.shards[s];
+    let Ok((file, len)) = crate::reader::open_regular(path) else { return false };
+    if len != shard.file_len() {
+        return false;
+    }
+    let mut head = vec![0u8; shard.header.len()];
+    #[cfg(unix)]
+    let ok = std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, 0).is_ok();
+    #[cfg(not(unix))]
+    let ok = {
+        use std::io::Read;
+        (&file).read_exact(&mut head).is_ok()
+    };
+    ok && head == shard.header
+}
+
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Create the output folder or check that it may be written into, and take
+/// its writer lock ([`DirLock`]).
+///
+/// Without `force` the folder must be empty, except that in a split run it
+/// may hold the other workers' files of the *same* run (finished, or being
+/// written by a live worker); a finished shard of another run is refused.
+/// With `force`, stale checkpoint files (`model*.safetensors`, the index)
+/// that the plan does not have, shards of other runs, and temporary files
+/// of writers that are no longer running are removed, so a loader cannot
+/// pick up an old file. In every case an existing index is removed
+/// *first*, before any shard is written: until this run writes it again
+/// (last), the folder is visibly incomplete, never a mix that loads.
+pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Result<Prepared> {
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
-        return Ok(Vec::new());
-    }
-    if !dir.is_dir() {
+    } else if !dir.is_dir() {
         return Err(IoError::Usage(format!("{}: exists and is not a folder", dir.display())));
     }
+    let lock = DirLock::acquire(dir, &plan.run_id, worker)?;
+    let me = std::process::id();
+    let live = |pid: u32| pid == me || lock.peers.contains(&pid);
     let names = plan.file_names();
-    let mine: Vec<&str> = plan.shards_of(worker).iter().map(|&s| plan.shards[s].file_name.as_str()).collect();
-    let mut removed = Vec::new();
+    let shard_index: HashMap<&str, usize> =
+        plan.shards.iter().enumerate().map(|(i, s)| (s.file_name.as_str(), i)).collect();
+    let mine: HashSet<usize> = plan.shards_of(worker).into_iter().collect();
+    let split = worker.count > 1;
+    let mut to_remove: Vec<PathBuf> = Vec::new();
+    let mut index_exists = false;
     let mut unexpected = Vec::new();
+    let mut foreign = Vec::new();
     for e in fs::read_dir(dir).map_err(|e| IoError::os(dir, e))? {
         let e = e.map_err(|e| IoError::os(dir, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let in_plan = names.contains(&name);
-        let others = worker.count > 1
-            && ((in_plan && !mine.contains(&name.as_str()))
-                || partial_of(&name).is_some_and(|f| names.iter().any(|n| n == f) && !mine.contains(&f)));
-        if others {
+        if let Some(pid) = crate::lock::lock_pid(&name) {
+            // live ones were checked by the lock; stale ones were removed
+            let _ = pid;
             continue;
+        }
+        if name == INDEX_FILE {
+            index_exists = true;
+            if !split && !force {
+                unexpected.push(name);
+            }
+            continue;
+        }
+        if let Some(pid) = lock_staging_pid(&name) {
+            if !live(pid) {
+                to_remove.push(e.path());
+            }
+            continue;
+        }
+        if let Some((target, pid)) = partial_of(&name) {
+            if live(pid) && pid != me {
+                continue; // another worker of this run, writing
+            }
+            if force || (split && names.iter().any(|n| n == target)) {
+                to_remove.push(e.path()); // a dead writer's temporary
+            } else {
+                unexpected.push(name);
+            }
+            continue;
+        }
+        let in_plan = names.contains(&name);
+        if split && in_plan {
+            match shard_index.get(name.as_str()) {
+                Some(&s) if !mine.contains(&s) => {
+                    // another worker's shard: it must be of this run
+                    if !holds_shard(plan, s, &e.path()) {
+                        if force {
+                            to_remove.push(e.path());
+                        } else {
+                            foreign.push(name);
+                        }
+                    }
+                    continue;
+                }
+                Some(_) => {}
+                None => continue, // config.json: every worker writes the same
+            }
         }
         if force {
             if !in_plan && is_checkpoint_name(&name) {
-                let p = e.path();
-                match fs::remove_file(&p) {
-                    Ok(()) => removed.push(p),
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(err) => return Err(IoError::os(p, err)),
-                }
+                to_remove.push(e.path());
             }
             continue;
         }
         unexpected.push(name);
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        return Err(IoError::Usage(format!(
+            "output folder {} holds {} shard{} of another run (e.g. {:?}: another seed, spec, dtype or shard size); workers share a folder only when their plans are identical (pass --force to replace them)",
+            dir.display(),
+            foreign.len(),
+            if foreign.len() == 1 { "" } else { "s" },
+            foreign[0]
+        )));
     }
     if !unexpected.is_empty() {
         unexpected.sort();
@@ -150,13 +264,45 @@ pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Resu
             unexpected[0]
         )));
     }
-    Ok(removed)
+    let mut removed = Vec::new();
+    // The old commit point goes first: from here until this run's index is
+    // written, the folder does not load as a checkpoint.
+    if index_exists {
+        let p = dir.join(INDEX_FILE);
+        match fs::remove_file(&p) {
+            Ok(()) => removed.push(p),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(IoError::os(p, err)),
+        }
+        sync_dir(dir);
+    }
+    for p in to_remove {
+        match fs::remove_file(&p) {
+            Ok(()) => removed.push(p),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(IoError::os(p, err)),
+        }
+    }
+    Ok(Prepared { lock, removed })
 }
 
 /// Write this worker's part of `plan` into `dir` (which
-/// [`prepare_dir`] has checked).
+/// [`prepare_dir`] has checked): the config first, then the shards, each
+/// renamed into place when complete, and last the commit point: the index,
+/// written only when every shard of the plan is in the folder, complete and
+/// of this run (in a split run, by the last worker to finish). A
+/// single-file checkpoint's commit point is its own rename.
 pub fn write(plan: &Plan, dir: &Path, opts: &WriteOptions) -> Result<WriteReport> {
-    let mut report = WriteReport { files: Vec::new(), bytes: 0, removed: Vec::new() };
+    let mut report =
+        WriteReport { files: Vec::new(), bytes: 0, removed: Vec::new(), complete: false, waiting_for: Vec::new() };
+    if let Some(b) = &plan.config {
+        check_cancel(opts)?;
+        let mut f = AtomicFile::create(dir.join(CONFIG_FILE))?;
+        f.set_sync(opts.sync);
+        f.write_all(b)?;
+        report.files.push(f.commit()?);
+        report.bytes += b.len() as u64;
+    }
     for s in plan.shards_of(opts.worker) {
         let shard = &plan.shards[s];
         let mut file = AtomicFile::create(dir.join(&shard.file_name))?;
@@ -205,16 +351,38 @@ pub fn write(plan: &Plan, dir: &Path, opts: &WriteOptions) -> Result<WriteReport
         report.files.push(file.commit()?);
         report.bytes += shard.file_len();
     }
-    for (name, bytes) in [(CONFIG_FILE, &plan.config), (INDEX_FILE, &plan.index)] {
-        if let Some(b) = bytes {
-            check_cancel(opts)?;
-            let mut f = AtomicFile::create(dir.join(name))?;
-            f.set_sync(opts.sync);
-            f.write_all(b)?;
-            report.files.push(f.commit()?);
-            report.bytes += b.len() as u64;
+    let Some(index) = &plan.index else {
+        report.complete = true; // the single file's rename was the commit point
+        if opts.sync {
+            sync_dir(dir);
         }
+        return Ok(report);
+    };
+    // The commit point: only when every shard is there, whole and of this run.
+    report.waiting_for = (0..plan.shards.len())
+        .filter(|&s| !holds_shard(plan, s, &dir.join(&plan.shards[s].file_name)))
+        .map(|s| plan.shards[s].file_name.clone())
+        .collect();
+    if !report.waiting_for.is_empty() {
+        if opts.worker.count == 1 {
+            return Err(IoError::Format(format!(
+                "{}: {} changed while being written (another process?); the index was not written",
+                dir.display(),
+                report.waiting_for[0]
+            )));
+        }
+        return Ok(report);
     }
+    check_cancel(opts)?;
+    let mut f = AtomicFile::create(dir.join(INDEX_FILE))?;
+    f.set_sync(opts.sync);
+    f.write_all(index)?;
+    report.files.push(f.commit()?);
+    report.bytes += index.len() as u64;
+    if opts.sync {
+        sync_dir(dir);
+    }
+    report.complete = true;
     Ok(report)
 }
 
@@ -400,7 +568,7 @@ mod tests {
         assert!(is_checkpoint_name("model.safetensors"));
         assert!(!is_checkpoint_name("model-a-of-2.safetensors"));
         assert!(!is_checkpoint_name("notes.txt"));
-        assert_eq!(partial_of(".model.safetensors.partial-123"), Some("model.safetensors"));
+        assert_eq!(partial_of(".model.safetensors.partial-123"), Some(("model.safetensors", 123)));
         assert_eq!(partial_of("model.safetensors"), None);
     }
 }

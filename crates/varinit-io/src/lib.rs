@@ -16,18 +16,25 @@
 //!   generating while the disk writes, the same bytes for any thread count
 //!   or worker split);
 //! - [`reader`]: a safetensors reader that treats every file as hostile
-//!   and reads the data through a memory map;
+//!   and reads the data with positioned reads (no memory map, so a file
+//!   truncated underneath is an error, not a SIGBUS);
 //! - [`audit`]: per-tensor statistics and verdicts against the expected
-//!   scheme.
+//!   scheme, and the checks of a checkpoint as a whole (every shard
+//!   present, one run identifier across shards, index and shards agree);
+//! - [`lock`], [`run`], [`limits`]: one writer per folder, the run
+//!   identifier, and the caps on what hostile input controls.
 #![warn(missing_docs)]
 
 pub mod atomic;
 pub mod audit;
 pub mod checkpoint;
+pub mod limits;
+pub mod lock;
 pub mod npy;
 pub mod plan;
 pub mod preset;
 pub mod reader;
+pub mod run;
 pub mod safetensors;
 pub mod size;
 pub mod spec;

@@ -102,6 +102,9 @@ pub struct Plan {
     pub seed: u64,
     /// How the spec was made.
     pub source: String,
+    /// The run identifier: a hash of everything that decides the bytes
+    /// (see [`crate::run::run_id`]), recorded in every shard's metadata.
+    pub run_id: String,
 }
 
 impl Plan {
@@ -119,10 +122,23 @@ impl Plan {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut current = 0u64;
         let mut total = 0u64;
+        if spec.tensors.len() > crate::limits::MAX_TENSORS_PER_FILE.saturating_mul(crate::limits::MAX_SHARDS) {
+            return Err(IoError::Usage(format!("{} tensors: more than a checkpoint can hold", spec.tensors.len())));
+        }
         for (i, t) in spec.tensors.iter().enumerate() {
+            if t.name.len() > crate::limits::MAX_NAME_BYTES {
+                return Err(IoError::Usage(format!(
+                    "tensor name {:?}... is {} bytes long, over the {}-byte limit",
+                    t.name.chars().take(40).collect::<String>(),
+                    t.name.len(),
+                    crate::limits::MAX_NAME_BYTES
+                )));
+            }
             let dtype = spec.dtype_of(t);
             let init = TensorInit::new(spec.seed, &t.name, &t.init, t.shape.clone(), opts)
                 .map_err(|e| IoError::Usage(format!("{}: {e}", t.name)))?;
+            // what the output dtype can represent, before any byte is written
+            init.check_dtype(dtype).map_err(|e| IoError::Usage(format!("{} ({dtype}): {e}", t.name)))?;
             let byte_len = t.shape.byte_len(dtype.size() as u64)?;
             total = total
                 .checked_add(byte_len)
@@ -136,11 +152,40 @@ impl Plan {
             tensors.push(PlannedTensor { init, dtype, byte_len, shard: 0, offset: 0 });
         }
         let n = groups.len();
+        if n > crate::limits::MAX_SHARDS {
+            return Err(IoError::Usage(format!(
+                "{n} shards: more than the {} a checkpoint may have; raise --max-shard-size",
+                crate::limits::MAX_SHARDS
+            )));
+        }
+        if groups.iter().any(|g| g.len() > crate::limits::MAX_TENSORS_PER_FILE) {
+            return Err(IoError::Usage(format!(
+                "a shard would hold more than {} tensors; lower --max-shard-size",
+                crate::limits::MAX_TENSORS_PER_FILE
+            )));
+        }
+        let file_name_of = |s: usize| {
+            if n == 1 { SINGLE_FILE.to_string() } else { format!("model-{:05}-of-{:05}.safetensors", s + 1, n) }
+        };
+        let mut shard_of = vec![0usize; tensors.len()];
+        for (s, g) in groups.iter().enumerate() {
+            for &i in g {
+                shard_of[i] = s;
+            }
+        }
+        let run_id = crate::run::run_id(
+            spec,
+            tensors
+                .iter()
+                .zip(&shard_of)
+                .map(|(t, &s)| (t.init.name(), t.dtype, t.init.shape(), t.init.init(), file_name_of(s))),
+        );
         let mut shards = Vec::with_capacity(n);
         for (s, mut members) in groups.into_iter().enumerate() {
             members.sort_by_key(|&i| std::cmp::Reverse(tensors[i].dtype.size()));
             let mut off = 0u64;
             let mut meta = base_metadata(spec);
+            meta.insert(crate::run::RUN_ID_KEY.to_string(), run_id.clone());
             let mut entries = Vec::with_capacity(members.len());
             for &i in &members {
                 let t = &mut tensors[i];
@@ -154,8 +199,7 @@ impl Plan {
                     shape: t.init.shape().dims().to_vec(),
                 });
             }
-            let file_name =
-                if n == 1 { SINGLE_FILE.to_string() } else { format!("model-{:05}-of-{:05}.safetensors", s + 1, n) };
+            let file_name = file_name_of(s);
             let header = header(&entries, &meta)?;
             shards.push(Shard { file_name, tensors: members, header, data_len: off });
         }
@@ -168,6 +212,7 @@ impl Plan {
             total_bytes: total,
             seed: spec.seed,
             source: spec.source.clone(),
+            run_id,
         })
     }
 
@@ -198,10 +243,10 @@ fn base_metadata(spec: &ModelSpec) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("format".to_string(), "pt".to_string()),
         ("varinit.version".to_string(), varinit::VERSION.to_string()),
-        ("varinit.stream_version".to_string(), varinit::STREAM_VERSION.to_string()),
-        ("varinit.seed".to_string(), spec.seed.to_string()),
+        (crate::run::STREAM_VERSION_KEY.to_string(), varinit::STREAM_VERSION.to_string()),
+        (crate::run::SEED_KEY.to_string(), spec.seed.to_string()),
         ("varinit.layout".to_string(), spec.layout.name().to_string()),
-        ("varinit.source".to_string(), spec.source.clone()),
+        (crate::run::SOURCE_KEY.to_string(), spec.source.clone()),
     ])
 }
 

@@ -9,25 +9,30 @@
 //! errors). Nothing here panics on any input; [`parse_header`] is fuzzed by
 //! property tests with random and mutated headers.
 //!
-//! The data is read through a memory map ([`SafetensorsFile`]), so a
-//! multi-GB checkpoint is never loaded whole; [`SafetensorsFile::release`]
-//! tells the kernel a tensor's pages are no longer needed, which keeps the
-//! resident memory of a scan over a large file small.
+//! What input controls is bounded ([`crate::limits`]): the header is parsed
+//! in one streaming pass straight into typed entries (memory a small
+//! multiple of the header's size, never a generic JSON tree of it), with at
+//! most [`MAX_TENSORS_PER_FILE`] tensors and names of at most
+//! [`MAX_NAME_BYTES`] bytes; duplicates are found with a hash set.
+//!
+//! Only regular files are opened, and without blocking (a FIFO or a device
+//! named `model.safetensors` is refused, never waited on). The data is read
+//! with positioned reads ([`SafetensorsFile::read_data`]) rather than a
+//! memory map, so a file truncated while it is read gives an error naming
+//! the file instead of killing the process with SIGBUS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use varinit::DType;
 
+pub use crate::limits::MAX_HEADER_BYTES;
+use crate::limits::{MAX_NAME_BYTES, MAX_TENSORS_PER_FILE};
 use crate::{IoError, Result};
-
-/// Largest header accepted (the `safetensors` crate's limit).
-pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// One tensor's entry in a header.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,27 +79,128 @@ fn dtype_info(name: &str) -> Option<(u64, Option<DType>)> {
     })
 }
 
-/// The JSON object's entries in file order, keeping duplicates (which a
-/// map would silently merge).
-struct Entries(Vec<(String, Value)>);
+/// The header's top-level object, visited entry by entry: each tensor entry
+/// is checked and turned into a [`TensorInfo`] as soon as it is read, so
+/// no JSON tree of the whole header is ever built. A problem with the
+/// content (rather than the JSON syntax) is kept in `problem`.
+struct HeaderSeed<'a> {
+    problem: &'a mut Option<String>,
+}
 
-impl<'de> Deserialize<'de> for Entries {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Entries, A::Error> {
-                let mut v = Vec::new();
-                while let Some((k, val)) = m.next_entry::<String, Value>()? {
-                    v.push((k, val));
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = Header;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Header, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
+    type Value = Header;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Header, A::Error> {
+        let mut h = Header::default();
+        let mut have_meta = false;
+        let mut fail = |msg: String| -> A::Error {
+            *self.problem = Some(msg);
+            serde::de::Error::custom("invalid header content")
+        };
+        while let Some(name) = m.next_key::<String>()? {
+            if name == "__metadata__" {
+                if have_meta {
+                    return Err(fail("tensor \"__metadata__\" appears twice in the header".into()));
                 }
-                Ok(Entries(v))
+                have_meta = true;
+                let mut problem = None;
+                match m.next_value_seed(MetaSeed { problem: &mut problem }) {
+                    Ok(meta) => h.metadata = meta,
+                    Err(e) => return Err(problem.map_or(e, &mut fail)),
+                }
+                continue;
+            }
+            if name.len() > MAX_NAME_BYTES {
+                return Err(fail(format!(
+                    "tensor name {:?}... is {} bytes long, over the {MAX_NAME_BYTES}-byte limit",
+                    name.chars().take(40).collect::<String>(),
+                    name.len()
+                )));
+            }
+            if h.tensors.len() >= MAX_TENSORS_PER_FILE {
+                return Err(fail(format!("more than {MAX_TENSORS_PER_FILE} tensors in one file")));
+            }
+            let v: Value = m.next_value()?;
+            match tensor_entry(&name, &v) {
+                Ok(t) => h.tensors.push(t),
+                Err(e) => return Err(fail(e)),
             }
         }
-        d.deserialize_map(V)
+        Ok(h)
+    }
+}
+
+/// `__metadata__`: a map of strings to strings, read without a JSON tree.
+struct MetaSeed<'a> {
+    problem: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
+    type Value = BTreeMap<String, String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetaSeed<'_> {
+    type Value = BTreeMap<String, String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object of strings")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(k) = m.next_key::<String>()? {
+            match m.next_value::<Value>()? {
+                Value::String(s) => {
+                    if out.insert(k.clone(), s).is_some() {
+                        *self.problem = Some(format!("__metadata__ has {k:?} twice"));
+                        return Err(serde::de::Error::custom("invalid metadata"));
+                    }
+                }
+                _ => {
+                    *self.problem = Some(format!("__metadata__ value for {k:?} is not a string"));
+                    return Err(serde::de::Error::custom("invalid metadata"));
+                }
+            }
+        }
+        Ok(out)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        self.not_an_object()
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> std::result::Result<Self::Value, A::Error> {
+        self.not_an_object()
+    }
+}
+
+impl MetaSeed<'_> {
+    fn not_an_object<T, E: serde::de::Error>(self) -> std::result::Result<T, E> {
+        *self.problem = Some("__metadata__ is not a JSON object".into());
+        Err(E::custom("invalid metadata"))
     }
 }
 
@@ -125,26 +231,20 @@ pub fn parse_header(json: &[u8], data_len: u64) -> std::result::Result<Header, S
     if !trimmed.starts_with('{') {
         return Err("header is not a JSON object (it must start with '{')".into());
     }
-    let Entries(entries) =
-        serde_json::from_str::<Entries>(trimmed).map_err(|e| format!("header is not valid JSON: {e}"))?;
-    let mut metadata = BTreeMap::new();
-    let mut tensors = Vec::with_capacity(entries.len());
-    let mut seen = std::collections::HashSet::new();
-    for (name, v) in entries {
-        if !seen.insert(name.clone()) {
-            return Err(format!("tensor {name:?} appears twice in the header"));
-        }
-        if name == "__metadata__" {
-            let Value::Object(m) = v else { return Err("__metadata__ is not a JSON object".into()) };
-            for (k, val) in m {
-                let Value::String(s) = val else {
-                    return Err(format!("__metadata__ value for {k:?} is not a string"));
-                };
-                metadata.insert(k, s);
+    let mut problem = None;
+    let mut de = serde_json::Deserializer::from_str(trimmed);
+    let parsed = HeaderSeed { problem: &mut problem }.deserialize(&mut de).and_then(|h| de.end().map(|()| h));
+    let Header { metadata, mut tensors } = match parsed {
+        Ok(h) => h,
+        Err(e) => return Err(problem.unwrap_or_else(|| format!("header is not valid JSON: {e}"))),
+    };
+    {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(tensors.len());
+        for t in &tensors {
+            if !seen.insert(t.name.as_str()) {
+                return Err(format!("tensor {:?} appears twice in the header", t.name));
             }
-            continue;
         }
-        tensors.push(tensor_entry(&name, &v)?);
     }
     tensors.sort_by_key(|t| (t.begin, t.end));
     let mut pos = 0u64;
@@ -224,43 +324,107 @@ fn tensor_entry(name: &str, v: &Value) -> std::result::Result<TensorInfo, String
     Ok(TensorInfo { name: name.to_string(), dtype, elem_size, float, shape, numel, begin, end })
 }
 
-/// An open safetensors file: its validated header and its data, memory
-/// mapped.
+/// Refuse anything but a regular file before opening it: a FIFO, socket
+/// or device would block or never end. Follows symbolic links.
+pub fn check_regular(path: &Path) -> Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
+    if !meta.is_file() {
+        let ft = meta.file_type();
+        let what = if ft.is_dir() { "a folder" } else { special_kind(&ft) };
+        return Err(IoError::Malformed { path: path.to_path_buf(), message: format!("not a regular file ({what})") });
+    }
+    Ok(meta)
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
+}
+
+/// Open a regular file for reading without ever blocking: the type is
+/// checked before opening, the file is opened non-blocking (so a FIFO
+/// swapped in between is not waited on) and checked again after.
+pub fn open_regular(path: &Path) -> Result<(File, u64)> {
+    check_regular(path)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = o.open(path).map_err(|e| IoError::os(path, e))?;
+    let meta = file.metadata().map_err(|e| IoError::os(path, e))?;
+    if !meta.is_file() {
+        return Err(IoError::Malformed { path: path.to_path_buf(), message: "not a regular file".into() });
+    }
+    Ok((file, meta.len()))
+}
+
+/// Read up to `limit` bytes of a regular file (an index, a config): the
+/// size is checked before reading, and the read stops at the limit even if
+/// the file grows meanwhile.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_regular(path)?;
+    if len > limit {
+        return Err(IoError::Malformed {
+            path: path.to_path_buf(),
+            message: format!("{len} bytes, larger than the {limit}-byte limit"),
+        });
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(limit + 1).read_to_end(&mut out).map_err(|e| IoError::os(path, e))?;
+    if out.len() as u64 > limit {
+        return Err(IoError::Malformed {
+            path: path.to_path_buf(),
+            message: format!("grew past the {limit}-byte limit while being read"),
+        });
+    }
+    Ok(out)
+}
+
+/// An open safetensors file: its validated header, and its data read on
+/// demand with positioned reads.
 pub struct SafetensorsFile {
     path: PathBuf,
-    mmap: Option<Mmap>,
-    data_start: usize,
+    file: File,
+    data_start: u64,
     /// The validated header.
     pub header: Header,
 }
 
 impl SafetensorsFile {
-    /// Open and validate a file.
+    /// Open and validate a file (only its header is read).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let malformed = |message: String| IoError::Malformed { path: path.clone(), message };
-        let file = File::open(&path).map_err(|e| IoError::os(&path, e))?;
-        let meta = file.metadata().map_err(|e| IoError::os(&path, e))?;
-        if !meta.is_file() {
-            return Err(malformed("not a regular file".into()));
-        }
-        let file_len = meta.len();
+        let (file, file_len) = open_regular(&path)?;
+        let mut prefix = [0u8; 8];
         if file_len < 8 {
             return Err(malformed(header_len(&[], file_len).unwrap_err()));
         }
-        // SAFETY: the map is read-only; a file changed underneath by another
-        // process could show changed bytes, which the statistics tolerate
-        // (they never index with data read from the map).
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| IoError::os(&path, e))?;
-        if (mmap.len() as u64) != file_len {
-            return Err(malformed("the file changed size while being opened".into()));
-        }
-        let n = header_len(&mmap[..8], file_len).map_err(malformed)?;
-        let data_start = 8 + n as usize;
-        let header = parse_header(&mmap[8..data_start], file_len - data_start as u64).map_err(malformed)?;
-        #[cfg(unix)]
-        let _ = mmap.advise(memmap2::Advice::Sequential);
-        Ok(SafetensorsFile { path, mmap: Some(mmap), data_start, header })
+        read_exact_at(&file, &path, &mut prefix, 0)?;
+        let n = header_len(&prefix, file_len).map_err(malformed)?;
+        let mut json = vec![0u8; n as usize];
+        read_exact_at(&file, &path, &mut json, 8)?;
+        let data_start = 8 + n;
+        let header = parse_header(&json, file_len - data_start).map_err(malformed)?;
+        Ok(SafetensorsFile { path, file, data_start, header })
     }
 
     /// The file's path.
@@ -268,34 +432,63 @@ impl SafetensorsFile {
         &self.path
     }
 
-    /// A tensor's bytes (offsets were validated against the file).
-    pub fn data(&self, t: &TensorInfo) -> &[u8] {
-        let m = self.mmap.as_ref().expect("mapped");
-        &m[self.data_start + t.begin as usize..self.data_start + t.end as usize]
+    /// Read bytes `start .. start + buf.len()` of a tensor's data into
+    /// `buf`. A file that shrank since it was opened is an error naming it.
+    pub fn read_data(&self, t: &TensorInfo, start: u64, buf: &mut [u8]) -> Result<()> {
+        let len = t.end - t.begin;
+        if start.checked_add(buf.len() as u64).is_none_or(|e| e > len) {
+            return Err(IoError::Format(format!(
+                "{}: read of {} bytes at {start} outside tensor {:?}",
+                self.path.display(),
+                buf.len(),
+                t.name
+            )));
+        }
+        read_exact_at(&self.file, &self.path, buf, self.data_start + t.begin + start)
     }
 
-    /// Tell the kernel that a tensor's pages will not be read again soon, so
-    /// they leave this process's resident set.
-    pub fn release(&self, t: &TensorInfo) {
-        self.release_range(t, 0, t.end - t.begin);
+    /// A whole tensor's bytes (small tensors; large ones are read in
+    /// windows with [`SafetensorsFile::read_data`]).
+    pub fn data(&self, t: &TensorInfo) -> Result<Vec<u8>> {
+        let mut v = vec![0u8; (t.end - t.begin) as usize];
+        self.read_data(t, 0, &mut v)?;
+        Ok(v)
     }
+}
 
-    /// [`SafetensorsFile::release`] for bytes `start .. end` of a tensor's data.
-    pub fn release_range(&self, t: &TensorInfo, start: u64, end: u64) {
-        #[cfg(unix)]
-        if let Some(m) = &self.mmap {
-            let page = 4096usize;
-            let from = (self.data_start + (t.begin + start) as usize) / page * page;
-            let to = (self.data_start + (t.begin + end.min(t.end - t.begin)) as usize).min(m.len());
-            if to > from {
-                // SAFETY: the map is a read-only view of a file; dropping its
-                // pages only means they are read from the file again if needed.
-                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
+    #[cfg(unix)]
+    let r = std::os::unix::fs::FileExt::read_exact_at(file, buf, offset);
+    #[cfg(windows)]
+    let r = {
+        let mut done = 0usize;
+        let mut r = Ok(());
+        while done < buf.len() {
+            match std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64) {
+                Ok(0) => {
+                    r = Err(std::io::ErrorKind::UnexpectedEof.into());
+                    break;
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
             }
         }
-        #[cfg(not(unix))]
-        let _ = (t, start, end);
-    }
+        r
+    };
+    r.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            IoError::Malformed {
+                path: path.to_path_buf(),
+                message: "the file became shorter while being read (truncated or replaced by another process)".into(),
+            }
+        } else {
+            IoError::os(path, e)
+        }
+    })
 }
 
 #[cfg(test)]

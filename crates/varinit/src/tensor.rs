@@ -200,7 +200,8 @@ impl TensorInit {
                 return Err(bad(name, value));
             }
         }
-        Ok(())
+        // and no value may round to ±Inf, or to 0 outside the support
+        crate::representable::check_representable(r, dtype)
     }
 
     /// Fill a little-endian byte buffer with elements starting at `start`
@@ -222,6 +223,9 @@ impl TensorInit {
         let n = out.len() / size;
         if start.checked_add(n as u64).is_none_or(|end| end > self.numel()) {
             return Err(Error::Range { start, end: start.saturating_add(n as u64), numel: self.numel() });
+        }
+        if n > 0 {
+            self.check_dtype(T::DTYPE)?;
         }
         // Element-wise random schemes write straight into `out`, in place and
         // in parallel (native byte order is the file's little-endian order).

@@ -2,8 +2,6 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde_json::json;
@@ -111,21 +109,10 @@ pub fn run(a: Args) -> CliResult {
         return print_plan(&spec, &plan, worker, a.json);
     }
     let dir = a.out.expect("clap requires --out without --dry-run");
-    let removed = checkpoint::prepare_dir(&plan, &dir, worker, a.force)?;
-
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let c = Arc::clone(&cancel);
-        // The first Ctrl-C asks the writer to stop and clean up (it checks between
-        // pieces); a second one, say during a long final sync, exits at once and
-        // may leave a hidden `.NAME.partial-PID` file, never a complete-looking one.
-        ctrlc::set_handler(move || {
-            if c.swap(true, Ordering::Relaxed) {
-                std::process::exit(130);
-            }
-        })
-        .map_err(|e| CliError::failure(format!("cannot install the Ctrl-C handler: {e}")))?;
-    }
+    // SIGINT, SIGTERM and SIGHUP: stop, remove the unfinished files, exit 130.
+    let cancel = crate::interrupt::install()?;
+    let prepared = checkpoint::prepare_dir(&plan, &dir, worker, a.force)?;
+    let removed = &prepared.removed;
     let to_write = plan.bytes_of(worker);
     let bar = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(to_write);
@@ -185,10 +172,12 @@ pub fn run(a: Args) -> CliResult {
             "seconds": secs,
             "threads": threads,
             "worker": format!("{}/{}", worker.index, worker.count),
-            "removed": report.removed.iter().chain(&removed).map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "removed": report.removed.iter().chain(removed).map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "complete": report.complete,
+            "waiting_for": report.waiting_for,
         }));
     }
-    for p in &removed {
+    for p in removed {
         eprintln!("removed stale {}", p.display());
     }
     println!(
@@ -203,11 +192,22 @@ pub fn run(a: Args) -> CliResult {
         if threads == 1 { "" } else { "s" }
     );
     if worker.count > 1 {
-        println!(
-            "worker {}/{}: the checkpoint is complete when all {} workers have finished",
-            worker.index, worker.count, worker.count
-        );
+        if report.complete {
+            println!(
+                "worker {}/{}: every shard is in place; wrote the index: the checkpoint is complete",
+                worker.index, worker.count
+            );
+        } else {
+            println!(
+                "worker {}/{}: {} shard{} of other workers still missing; the last worker to finish writes the index",
+                worker.index,
+                worker.count,
+                report.waiting_for.len(),
+                if report.waiting_for.len() == 1 { "" } else { "s" }
+            );
+        }
     }
+    drop(prepared);
     Ok(())
 }
 

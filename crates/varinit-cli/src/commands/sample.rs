@@ -1,6 +1,7 @@
 //! `varinit sample SCHEME --shape S [--seed] [--name] [--dtype] [--layout] [--out FILE]`
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 use varinit::stats::{Summary, ks_p_value, ks_statistic_rounded, rounding_cell_for};
@@ -70,7 +71,9 @@ pub fn run(a: Args) -> CliResult {
             }
         },
     };
-    // Everything that can be refused is checked before a byte is written.
+    // Everything that can be refused is checked before a byte is written,
+    // including what the dtype can represent (the rule `init` applies too).
+    tensor.check_dtype(dtype)?;
     let header = match format {
         None => None,
         Some(Format::Npy) => Some(varinit_io::npy::header(dtype, shape.dims())?),
@@ -80,6 +83,12 @@ pub fn run(a: Args) -> CliResult {
             Some(varinit_io::safetensors::header(&[entry], &meta)?)
         }
     };
+    // SIGINT, SIGTERM and SIGHUP while writing: stop, remove the temporary, exit 130.
+    let cancel = match &a.out {
+        Some(_) => Some(crate::interrupt::install()?),
+        None => None,
+    };
+    let cancel = cancel.as_deref();
     let mut file = match (&a.out, &header) {
         (Some(p), Some(h)) => {
             let mut f = AtomicFile::create(p)?;
@@ -89,11 +98,14 @@ pub fn run(a: Args) -> CliResult {
         _ => None,
     };
     let (summary, mut ks_sample) = match dtype {
-        DType::F32 => draw::<f32>(&tensor, file.as_mut())?,
-        DType::F64 => draw::<f64>(&tensor, file.as_mut())?,
-        DType::F16 => draw::<varinit::dtype::F16>(&tensor, file.as_mut())?,
-        DType::BF16 => draw::<varinit::dtype::BF16>(&tensor, file.as_mut())?,
+        DType::F32 => draw::<f32>(&tensor, file.as_mut(), cancel)?,
+        DType::F64 => draw::<f64>(&tensor, file.as_mut(), cancel)?,
+        DType::F16 => draw::<varinit::dtype::F16>(&tensor, file.as_mut(), cancel)?,
+        DType::BF16 => draw::<varinit::dtype::BF16>(&tensor, file.as_mut(), cancel)?,
     };
+    if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+        return Err(CliError { code: 130, message: "interrupted; removed the unfinished file".into() });
+    }
     let written = match file {
         Some(f) => Some(f.commit()?),
         None => None,
@@ -186,7 +198,11 @@ fn varinit_io_metadata(t: &TensorInit, dtype: DType) -> std::collections::BTreeM
 
 /// Generate the tensor piece by piece: statistics, the first values for the
 /// KS test, and the bytes to the file if there is one.
-fn draw<T: Element>(t: &TensorInit, mut file: Option<&mut AtomicFile>) -> Result<(Summary, Vec<f64>), CliError> {
+fn draw<T: Element>(
+    t: &TensorInit,
+    mut file: Option<&mut AtomicFile>,
+    cancel: Option<&AtomicBool>,
+) -> Result<(Summary, Vec<f64>), CliError> {
     let numel = t.numel();
     let mut buf = vec![T::default(); PIECE.min(numel) as usize];
     let mut bytes = Vec::new();
@@ -194,6 +210,9 @@ fn draw<T: Element>(t: &TensorInit, mut file: Option<&mut AtomicFile>) -> Result
     let mut ks = Vec::new();
     let mut start = 0;
     while start < numel {
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            return Err(CliError { code: 130, message: "interrupted; removed the unfinished file".into() });
+        }
         let n = PIECE.min(numel - start) as usize;
         let piece = &mut buf[..n];
         t.fill_range(start, piece, Par::Rayon)?;
