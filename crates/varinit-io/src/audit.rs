@@ -55,6 +55,9 @@ pub struct AuditOptions<'a> {
     pub spec: Option<&'a ModelSpec>,
     /// Regenerate varinit-made tensors and compare the bytes.
     pub exact: bool,
+    /// Called with (bytes of tensor data audited so far, total bytes):
+    /// once with 0 when every header has been read, then after each tensor.
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
 /// A tensor's verdict.
@@ -239,6 +242,11 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
         }
     }
     let mut tensors = Vec::new();
+    let total: u64 = files.iter().flat_map(|f| &f.header.tensors).map(|t| t.end - t.begin).sum();
+    let mut done = 0;
+    if let Some(p) = opts.progress {
+        p(0, total);
+    }
     for f in &files {
         let fname = file_name(f.path());
         let layout: Layout =
@@ -273,6 +281,10 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
             let r = audit_tensor(f, t, &fname, expected.as_ref(), opts.exact)?;
             f.release(t);
             tensors.push(r);
+            done += t.end - t.begin;
+            if let Some(p) = opts.progress {
+                p(done, total);
+            }
         }
     }
     Ok(AuditReport { files: paths.iter().map(|p| p.display().to_string()).collect(), tensors, problems })
