@@ -278,7 +278,7 @@ fn checksum(varmap: &VarMap) -> candle_core::Result<u64> {
     Ok(h)
 }
 
-fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, epochs: usize, dev: &Device) -> Result<Run> {
+fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, n_epochs: usize, dev: &Device) -> Result<Run> {
     let start = Instant::now();
     let varmap = VarMap::new();
     let backend = VarinitBackend::new(INIT_SEED).rule("*.weight", scheme)?.rule("*.bias", "zeros")?.trainable(&varmap);
@@ -311,7 +311,7 @@ fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, epochs: u
     let mut epochs = vec![Epoch { train_loss: f64::NAN, test_loss: l0, test_acc: a0 }];
     println!("   epoch  train loss  test loss  test acc");
     println!("   {:>5}  {:>10}  {:>9.4}  {:>7.1}%", 0, "-", l0, 100.0 * a0);
-    for epoch in 1..=epochs {
+    for epoch in 1..=n_epochs {
         rng.shuffle(&mut order);
         let mut sum = 0.0;
         let mut batches = 0;

@@ -183,6 +183,34 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     }
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`, where it
+/// exists), the long commands draw their bar on stderr.
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        eprintln!("no `script` here: the terminal case is not tested");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ckpt, _) = fixtures(dir.path());
+    let exe = env!("CARGO_BIN_EXE_varinit");
+    for (args, label) in [
+        ("propagate -L 8 -n 64 -B 32 -a tanh,relu,selu,gelu".to_string(), "propagate"),
+        (format!("audit {}", ckpt.display()), "audit"),
+        (format!("phase tanh --points 5 --plot {}", dir.path().join("p.svg").display()), "phase diagram"),
+    ] {
+        // stdout to /dev/null: what `script` records is what the command drew on the terminal's stderr
+        let o = Command::new("script")
+            .args(["-qec", &format!("{exe} {args} > /dev/null"), "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args}: {}", stderr(&o));
+        let drawn = stdout(&o);
+        assert!(drawn.contains(label), "{args}: no bar on the terminal: {drawn:?}");
+    }
+}
+
 #[test]
 fn the_example_spec_file_plans_writes_and_audits() {
     let spec = repo_root().join("examples/mlp.toml");

@@ -171,7 +171,7 @@ struct Point {
 #[derive(Deserialize, Serialize)]
 #[serde(untagged)]
 enum Critical {
-    Found(CriticalFound),
+    Found(Box<CriticalFound>),
     NotFound(CriticalNotFound),
 }
 
