@@ -8,7 +8,7 @@
 //! `examples/data/README.md`).
 //!
 //! ```text
-//! cargo run --release -p varinit-candle --example deep_relu [-- --out loss_curves.svg]
+//! cargo run --release -p varinit-candle --example deep_relu [-- --out loss_curves.svg] [--epochs N]
 //! ```
 //!
 //! # Protocol (fixed before the first run, not tuned afterwards)
@@ -47,6 +47,7 @@ use std::time::Instant;
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::{Linear, Module, VarMap};
 use plotters::prelude::*;
+use plotters::style::FontStyle;
 use varinit_candle::VarinitBackend;
 
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("data/digits.csv.gz");
@@ -59,6 +60,7 @@ const WIDTH: usize = 128;
 const LEARNING_RATE: f64 = 0.01;
 const MOMENTUM: f64 = 0.9;
 const BATCH: usize = 32;
+/// The protocol's number of epochs; `--epochs N` shortens a run (the tests run one epoch).
 const EPOCHS: usize = 30;
 const DEPTHS: [usize; 2] = [30, 10];
 const SCHEMES: [(&str, &str); 2] =
@@ -276,7 +278,7 @@ fn checksum(varmap: &VarMap) -> candle_core::Result<u64> {
     Ok(h)
 }
 
-fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, dev: &Device) -> Result<Run> {
+fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, n_epochs: usize, dev: &Device) -> Result<Run> {
     let start = Instant::now();
     let varmap = VarMap::new();
     let backend = VarinitBackend::new(INIT_SEED).rule("*.weight", scheme)?.rule("*.bias", "zeros")?.trainable(&varmap);
@@ -309,7 +311,7 @@ fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, dev: &Dev
     let mut epochs = vec![Epoch { train_loss: f64::NAN, test_loss: l0, test_acc: a0 }];
     println!("   epoch  train loss  test loss  test acc");
     println!("   {:>5}  {:>10}  {:>9.4}  {:>7.1}%", 0, "-", l0, 100.0 * a0);
-    for epoch in 1..=EPOCHS {
+    for epoch in 1..=n_epochs {
         rng.shuffle(&mut order);
         let mut sum = 0.0;
         let mut batches = 0;
@@ -333,7 +335,20 @@ fn train(data: &Data, depth: usize, label: &'static str, scheme: &str, dev: &Dev
     Ok(Run { depth, label, signal, epochs, checksum, seconds })
 }
 
-fn plot(runs: &[Run], path: &str) -> Result<()> {
+/// DejaVu Sans, compiled in: plotters is built without system fonts (its
+/// `ab_glyph` feature), so text can only be drawn with a registered font.
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() -> Result<()> {
+    for style in [FontStyle::Normal, FontStyle::Bold] {
+        plotters::style::register_font("sans-serif", style, FONT)
+            .map_err(|_| "the compiled-in DejaVu Sans font does not parse")?;
+    }
+    Ok(())
+}
+
+fn plot(runs: &[Run], path: &str, epochs: usize) -> Result<()> {
+    register_font()?;
     let root = SVGBackend::new(path, (1100, 800)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(
@@ -355,7 +370,7 @@ fn plot(runs: &[Run], path: &str) -> Result<()> {
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(48)
-                .build_cartesian_2d(0f64..EPOCHS as f64, y_range)?;
+                .build_cartesian_2d(0f64..epochs as f64, y_range)?;
             chart
                 .configure_mesh()
                 .x_desc("epoch")
@@ -366,7 +381,7 @@ fn plot(runs: &[Run], path: &str) -> Result<()> {
             if row == 0 {
                 let ln10 = 10f64.ln();
                 chart.draw_series(DashedLineSeries::new(
-                    [(0.0, ln10), (EPOCHS as f64, ln10)],
+                    [(0.0, ln10), (epochs as f64, ln10)],
                     6,
                     4,
                     BLACK.mix(0.5).stroke_width(1),
@@ -401,34 +416,49 @@ fn plot(runs: &[Run], path: &str) -> Result<()> {
 
 fn main() -> Result<()> {
     let mut out = String::from("deep_relu_loss.svg");
+    let mut epochs = EPOCHS;
+    let usage = "usage: deep_relu [--out FILE.svg] [--epochs N]   (defaults deep_relu_loss.svg, 30: the protocol)";
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().ok_or("--out needs a file name")?,
+            "--epochs" => {
+                epochs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or("--epochs needs a whole number >= 1")?
+            }
             "-h" | "--help" => {
-                println!("usage: deep_relu [--out FILE.svg]   (default deep_relu_loss.svg)");
+                println!("{usage}");
                 return Ok(());
             }
-            other => return Err(format!("unknown argument {other:?}; usage: deep_relu [--out FILE.svg]").into()),
+            other => return Err(format!("unknown argument {other:?}; {usage}").into()),
         }
     }
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         // SAFETY: set before any other thread exists (nothing has run candle or rayon yet).
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    run(epochs, &out)?;
+    Ok(())
+}
+
+/// The whole experiment: four trainings of `epochs` epochs, the summary, the plot.
+fn run(epochs: usize, out: &str) -> Result<Vec<Run>> {
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_default();
     let dev = Device::Cpu;
     let data = load_digits(&dev)?;
     println!(
         "digits: {} train / {} test images, 64 standardized pixels, 10 classes; width {WIDTH}, SGD lr {LEARNING_RATE} \
-         momentum {MOMENTUM}, batch {BATCH}, {EPOCHS} epochs; init seed {INIT_SEED}; RAYON_NUM_THREADS={threads}",
+         momentum {MOMENTUM}, batch {BATCH}, {epochs} epochs; init seed {INIT_SEED}; RAYON_NUM_THREADS={threads}",
         data.n_train, N_TEST
     );
     let start = Instant::now();
     let mut runs = Vec::new();
     for depth in DEPTHS {
         for (label, scheme) in SCHEMES {
-            runs.push(train(&data, depth, label, scheme, &dev)?);
+            runs.push(train(&data, depth, label, scheme, epochs, &dev)?);
         }
     }
     println!(
@@ -436,13 +466,14 @@ fn main() -> Result<()> {
         10f64.ln()
     );
     println!("   loss@k: mean training loss in epoch k; acc: test accuracy)");
+    let mid = 5.min(epochs);
     println!(
-        "   depth  init            hidden RMS  loss@0  loss@1  loss@5  loss@{EPOCHS}  best acc  final acc  weights checksum  time"
+        "   depth  init            hidden RMS  loss@0  loss@1  loss@{mid}  loss@{epochs}  best acc  final acc  weights checksum  time"
     );
     for r in &runs {
         let at = |i: usize| r.epochs[i].train_loss;
         let best = r.epochs.iter().map(|e| e.test_acc).fold(0.0, f64::max);
-        let last = r.epochs[EPOCHS];
+        let last = r.epochs[epochs];
         println!(
             "   {:>5}  {:<14}  {:>10.2e}  {:>6.3}  {:>6.3}  {:>6.3}  {:>7.3}  {:>7.1}%  {:>8.1}%  {:016x}  {:.1} s",
             r.depth,
@@ -450,7 +481,7 @@ fn main() -> Result<()> {
             r.signal.hidden_rms,
             r.epochs[0].test_loss,
             at(1),
-            at(5),
+            at(mid),
             last.train_loss,
             100.0 * best,
             100.0 * last.test_acc,
@@ -458,7 +489,38 @@ fn main() -> Result<()> {
             r.seconds
         );
     }
-    plot(&runs, &out)?;
+    plot(&runs, out, epochs)?;
     println!("\nloss curves: {out}; total {:.1} s", start.elapsed().as_secs_f64());
-    Ok(())
+    Ok(runs)
+}
+
+/// The fast mode CI runs (`cargo test` runs this example's tests): one epoch
+/// of each of the four runs, the summary and the plot, so a failure anywhere
+/// in the example, the figure included, fails the test suite.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_epoch_runs_and_plots() {
+        let dir = std::env::temp_dir().join(format!("varinit-deep-relu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("curves.svg");
+        let runs = super::run(1, out.to_str().unwrap()).expect("the example runs");
+        let svg = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("training loss"), "no text in the plot");
+        assert_eq!(runs.len(), 4);
+        for r in &runs {
+            assert_eq!(r.epochs.len(), 2);
+            let rms = r.signal.hidden_rms;
+            // the paper's point, at init: Kaiming keeps the signal, Xavier halves its
+            // second moment per ReLU layer (predicted 0.976 and 3.44e-5 / 0.035)
+            match (r.depth, r.label) {
+                (_, "Kaiming normal") => assert!((0.7..1.2).contains(&rms), "{} {}: {rms}", r.depth, r.label),
+                (30, _) => assert!((1e-5..1e-4).contains(&rms), "30 Xavier: {rms}"),
+                _ => assert!((0.02..0.05).contains(&rms), "10 Xavier: {rms}"),
+            }
+        }
+        let stalled = runs.iter().find(|r| r.depth == 30 && r.label == "Xavier normal").unwrap();
+        assert!((stalled.epochs[1].train_loss - 10f64.ln()).abs() < 0.01, "30-layer Xavier should stall");
+    }
 }

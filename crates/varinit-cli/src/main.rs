@@ -32,6 +32,8 @@ enum Command {
     Init(commands::init::Args),
     /// Statistics of a checkpoint's tensors and a verdict against their expected schemes.
     Audit(commands::audit::Args),
+    /// Write a spec file (TOML) from an existing safetensors checkpoint: names, shapes, dtypes, schemes.
+    Spec(commands::spec::Args),
     /// PyTorch's gain table, or one nonlinearity's gain (--numeric: any activation's, from theory).
     Gain(commands::gain::Args),
     /// The edge of chaos (chi_1 = 1) of an activation: sigma_w^2, q*, depth scales, the init to use.
@@ -46,7 +48,23 @@ enum Command {
     Bench(commands::bench::Args),
 }
 
+/// Die quietly when stdout is closed early (`varinit propagate | head -2`), as
+/// Unix tools do, instead of Rust's default of ignoring SIGPIPE and then
+/// panicking in `println!` ("failed printing to stdout: Broken pipe", exit
+/// 101). Nothing varinit writes to a file is affected: SIGPIPE only comes
+/// from pipes and sockets, and every file is written to a temporary name
+/// and renamed when complete.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gain(a) => commands::gain::run(a),
@@ -55,6 +73,7 @@ fn main() -> ExitCode {
         Command::Schemes(a) => commands::schemes::run(a),
         Command::Init(a) => commands::init::run(a),
         Command::Audit(a) => commands::audit::run(a),
+        Command::Spec(a) => commands::spec::run(a),
         Command::Propagate(a) => commands::propagate::run(a),
         Command::Critical(a) => commands::critical::run(a),
         Command::Phase(a) => commands::phase::run(a),

@@ -1,6 +1,8 @@
 //! Error type, number formatting and table printing shared by the commands.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
 
 /// A failure to report: one line and an exit status (2 for bad input, 1
 /// for everything else).
@@ -34,6 +36,50 @@ impl From<varinit_io::IoError> for CliError {
 }
 
 pub type CliResult = Result<(), CliError>;
+
+/// Check, before any work, that an output file can be created where it is
+/// asked for: its folder exists and the path is not a folder. (The write
+/// itself goes to a temporary file in that folder, renamed when complete.)
+pub fn check_output_file(flag: &str, path: &Path) -> Result<(), CliError> {
+    let shown = path.display();
+    if path.as_os_str().is_empty() {
+        return Err(CliError::usage(format!("{flag}: the file name is empty")));
+    }
+    if path.is_dir() {
+        return Err(CliError::usage(format!("{flag} {shown}: is a folder, give a file name")));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::usage(format!("{flag} {shown}: {} is not a folder", parent.display()))),
+        Err(_) => Err(CliError::usage(format!(
+            "{flag} {shown}: the folder {} does not exist (create it first)",
+            parent.display()
+        ))),
+    }
+}
+
+/// A progress bar on stderr for `len` units of work, or `None` when stderr
+/// is not a terminal (logs, pipes, CI): nothing is drawn there. `bytes`
+/// shows the units as bytes with a rate.
+pub fn progress_bar(len: u64, message: &str, bytes: bool) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let template = if bytes {
+        "{msg} {bar:40} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}"
+    } else {
+        "{spinner} {msg} {bar:40} {pos}/{len} {elapsed} ETA {eta}"
+    };
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    pb.set_message(message.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
 
 /// Print one JSON document on stdout.
 pub fn print_json(v: &serde_json::Value) -> CliResult {

@@ -55,6 +55,9 @@ pub struct AuditOptions<'a> {
     pub spec: Option<&'a ModelSpec>,
     /// Regenerate varinit-made tensors and compare the bytes.
     pub exact: bool,
+    /// Called with (bytes of tensor data audited so far, total bytes):
+    /// once with 0 when every header has been read, then after each tensor.
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
 /// A tensor's verdict.
@@ -397,6 +400,11 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
         }
     }
     let mut tensors = Vec::new();
+    let total: u64 = headers.iter().flat_map(|(_, h)| &h.tensors).map(|t| t.end - t.begin).sum();
+    let mut done = 0;
+    if let Some(p) = opts.progress {
+        p(0, total);
+    }
     for (p, h) in &headers {
         let f = SafetensorsFile::open(p)?;
         if f.header != *h {
@@ -449,6 +457,10 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
                 r.notes.push(msg);
             }
             tensors.push(r);
+            done += t.end - t.begin;
+            if let Some(p) = opts.progress {
+                p(done, total);
+            }
         }
     }
     Ok(AuditReport { files: paths.iter().map(|p| p.display().to_string()).collect(), tensors, problems, run_id })

@@ -212,13 +212,18 @@ pub fn header_len(prefix: &[u8], file_len: u64) -> std::result::Result<u64, Stri
     }
     let n = u64::from_le_bytes(prefix[..8].try_into().expect("8 bytes"));
     if n > MAX_HEADER_BYTES {
-        return Err(format!("bad header length {n}: larger than the {MAX_HEADER_BYTES}-byte limit"));
+        return Err(format!(
+            "not a safetensors file (bad header length {n}: larger than the {MAX_HEADER_BYTES}-byte limit)"
+        ));
     }
     if n > file_len - 8 {
-        return Err(format!("bad header length {n}: the file has only {} bytes after the length", file_len - 8));
+        return Err(format!(
+            "not a safetensors file (bad header length {n}: the file has only {} bytes after the length)",
+            file_len - 8
+        ));
     }
     if n < 2 {
-        return Err(format!("bad header length {n}: too short for a JSON object"));
+        return Err(format!("not a safetensors file (bad header length {n}: too short for a JSON object)"));
     }
     Ok(n)
 }
@@ -229,7 +234,7 @@ pub fn parse_header(json: &[u8], data_len: u64) -> std::result::Result<Header, S
     let text = std::str::from_utf8(json).map_err(|e| format!("header is not UTF-8: {e}"))?;
     let trimmed = text.trim_end_matches(' ');
     if !trimmed.starts_with('{') {
-        return Err("header is not a JSON object (it must start with '{')".into());
+        return Err("not a safetensors file (the header is not a JSON object: it must start with '{')".into());
     }
     let mut problem = None;
     let mut de = serde_json::Deserializer::from_str(trimmed);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use varinit_io::audit::{self, AuditOptions, Status};
 
 use crate::commands::init::load_spec;
-use crate::output::{CliError, CliResult, Table, num, print_json};
+use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +35,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> CliResult {
+    // A path that is not there is the caller's mistake (exit 2), not a failure while working.
+    if let Err(e) = std::fs::metadata(&a.path)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        return Err(CliError::usage(format!("{}: no such file or folder", a.path.display())));
+    }
     let spec = if a.spec.is_some() || a.preset.is_some() || a.hf_config.is_some() {
         Some(load_spec(a.spec.as_deref(), a.preset.as_deref(), a.hf_config.as_deref(), &a.set, a.seed, None)?)
     } else {
@@ -43,10 +49,23 @@ pub fn run(a: Args) -> CliResult {
         }
         None
     };
-    let report = audit::audit(&a.path, &AuditOptions { spec: spec.as_ref(), exact: a.exact })?;
+    let bar = progress_bar(0, "audit", true);
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result =
+        audit::audit(&a.path, &AuditOptions { spec: spec.as_ref(), exact: a.exact, progress: Some(&progress) });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = result?;
     let (pass, fail, unchecked) = report.counts();
     if a.json {
-        let v = serde_json::to_value(&report).map_err(|e| CliError::failure(e.to_string()))?;
+        let mut v = serde_json::to_value(&report).map_err(|e| CliError::failure(e.to_string()))?;
+        stats_hold_zero_share(&mut v);
         let v = serde_json::json!({
             "passed": report.passed(),
             "counts": {"pass": pass, "fail": fail, "unchecked": unchecked},
@@ -100,7 +119,11 @@ pub fn run(a: Args) -> CliResult {
             report.tensors.len(),
             report.files.len(),
             if report.files.len() == 1 { "" } else { "s" },
-            if unchecked > 0 && spec.is_none() { " (no scheme in the metadata; use --spec or --preset)" } else { "" }
+            if unchecked > 0 && spec.is_none() {
+                " (no scheme in the metadata; use --spec, --preset or --hf-config)"
+            } else {
+                ""
+            }
         );
         for p in &report.problems {
             println!("problem: {p}");
@@ -122,4 +145,17 @@ pub fn run(a: Args) -> CliResult {
         )));
     }
     Ok(())
+}
+
+/// In the JSON, every statistic of a tensor sits in its `stats` object:
+/// the share of zeros goes next to the count of zeros (docs/json.md).
+fn stats_hold_zero_share(report: &mut serde_json::Value) {
+    let Some(tensors) = report.get_mut("tensors").and_then(|t| t.as_array_mut()) else { return };
+    for t in tensors {
+        let Some(obj) = t.as_object_mut() else { continue };
+        let share = obj.remove("zero_share");
+        if let (Some(share), Some(stats)) = (share, obj.get_mut("stats").and_then(|s| s.as_object_mut())) {
+            stats.insert("zero_share".into(), share);
+        }
+    }
 }

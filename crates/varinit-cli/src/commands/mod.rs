@@ -11,3 +11,4 @@ pub mod phase;
 pub mod propagate;
 pub mod sample;
 pub mod schemes;
+pub mod spec;

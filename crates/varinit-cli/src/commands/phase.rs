@@ -10,7 +10,7 @@ use varinit::Activation;
 use varinit::theory::meanfield::{CriticalSearch, LengthFixedPoint, MeanField, critical};
 
 use crate::commands::critical::jnum;
-use crate::output::{CliError, CliResult, Table, num, print_json};
+use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};
 use crate::plot::{FAMILY, Figure, format_of, render};
 
 #[derive(clap::Args)]
@@ -154,8 +154,21 @@ pub fn run(a: Args) -> CliResult {
     }
     // quadratic spacing: the line bends most near sigma_b^2 = 0
     let sb2s: Vec<f64> = (0..a.points).map(|i| a.sigma_b2_max * (i as f64 / (a.points - 1) as f64).powi(2)).collect();
-    let line: Vec<(f64, CriticalSearch)> =
-        sb2s.par_iter().map(|&b| Ok((b, critical(act, b, 1.0)?))).collect::<Result<_, varinit::Error>>()?;
+    let cells_n = if a.plot.is_some() { 96 * 64 } else { 0 };
+    let bar = progress_bar((sb2s.len() + cells_n) as u64, "phase diagram", false);
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let line: Vec<(f64, CriticalSearch)> = sb2s
+        .par_iter()
+        .map(|&b| {
+            let c = critical(act, b, 1.0);
+            tick();
+            Ok((b, c?))
+        })
+        .collect::<Result<_, varinit::Error>>()?;
     let found: Vec<(f64, f64, f64)> =
         line.iter().filter_map(|(b, c)| c.point().map(|p| (p.sigma_w2, *b, p.q_star))).collect();
     if let Some(path) = &a.plot {
@@ -166,9 +179,15 @@ pub fn run(a: Args) -> CliResult {
                 let (i, j) = (k % nx, k / nx);
                 let w = a.sigma_w2_max * (i as f64 + 0.5) / nx as f64;
                 let b = a.sigma_b2_max * (j as f64 + 0.5) / ny as f64;
-                (w, b, chi1_at(act, w, b))
+                let chi = chi1_at(act, w, b);
+                tick();
+                (w, b, chi)
             })
             .collect();
+        debug_assert_eq!(cells.len(), cells_n);
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
         let fig = Diagram {
             act,
             wmax: a.sigma_w2_max,
@@ -179,6 +198,9 @@ pub fn run(a: Args) -> CliResult {
             line: found.iter().map(|&(w, b, _)| (w, b)).collect(),
         };
         render(path, (900, 640), &fig)?;
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     if a.json {
         let pts: Vec<_> = line

@@ -6,14 +6,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde_json::json;
-use varinit::theory::propagate::{
-    Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate_all, trends,
-};
-use varinit::{Activation, Init, Par};
+use varinit::theory::propagate::{Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate, trends};
+use varinit::{Activation, Init};
 
 use crate::commands::critical::jnum;
-use crate::output::{CliError, CliResult, Table, num, print_json};
+use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};
 use crate::plot::{Panel, Panels, Series, format_of, render};
 
 #[derive(clap::Args)]
@@ -359,7 +358,22 @@ pub fn run(a: Args) -> CliResult {
     let labels_init = short_labels(&init_strs);
     let labels: Vec<String> = labels_init.iter().flat_map(|i| acts.iter().map(move |x| format!("{i}+{x}"))).collect();
     let start = Instant::now();
-    let runs = simulate_all(&net, &pairs, Par::Rayon)?;
+    // what simulate_all(.., Par::Rayon) does, one run per pair, with a progress bar
+    let bar = progress_bar(pairs.len() as u64, "propagate", false);
+    let runs = pairs
+        .par_iter()
+        .map(|(act, init)| {
+            let r = simulate(&net, *act, init);
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            r
+        })
+        .collect::<Result<Vec<_>, varinit::Error>>();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let runs = runs?;
     let elapsed = start.elapsed().as_secs_f64();
     let verdicts: Vec<String> = runs.iter().zip(&labels).map(|(r, l)| verdict(r, l)).collect();
 

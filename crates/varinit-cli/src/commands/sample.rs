@@ -8,7 +8,7 @@ use varinit::stats::{Summary, ks_p_value, ks_statistic_rounded, rounding_cell_fo
 use varinit::{DType, Element, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
 use varinit_io::atomic::AtomicFile;
 
-use crate::output::{CliError, CliResult, num, print_json};
+use crate::output::{CliError, CliResult, check_output_file, num, print_json};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -71,6 +71,9 @@ pub fn run(a: Args) -> CliResult {
             }
         },
     };
+    if let Some(p) = &a.out {
+        check_output_file("--out", p)?;
+    }
     // Everything that can be refused is checked before a byte is written,
     // including what the dtype can represent (the rule `init` applies too).
     tensor.check_dtype(dtype)?;

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use varinit_io::atomic::AtomicFile;
 
-use crate::output::CliError;
+use crate::output::{CliError, check_output_file};
 
 static FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 
@@ -35,13 +35,16 @@ pub enum Format {
     Png,
 }
 
-/// Check a plot path before any work is done: its extension picks the format.
+/// Check a plot path before any work is done: its extension picks the
+/// format, and its folder must exist.
 pub fn format_of(path: &Path) -> Result<Format, CliError> {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("svg") => Ok(Format::Svg),
-        Some("png") => Ok(Format::Png),
-        _ => Err(CliError::usage(format!("--plot {}: the file name must end in .svg or .png", path.display()))),
-    }
+    let format = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("svg") => Format::Svg,
+        Some("png") => Format::Png,
+        _ => return Err(CliError::usage(format!("--plot {}: the file name must end in .svg or .png", path.display()))),
+    };
+    check_output_file("--plot", path)?;
+    Ok(format)
 }
 
 /// A colour-blind-safe palette (Okabe & Ito 2008).
