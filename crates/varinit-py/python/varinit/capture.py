@@ -497,6 +497,11 @@ class _State:
     patches: list = dataclasses.field(default_factory=list)  # (Patch-in-storage-units, Unexpressible-template)
     unresolved: list = dataclasses.field(default_factory=list)  # (op, where, reason)
     uninit: bool = False
+    origin: int | None = None  # the storage where random values were drawn (copies share it)
+
+
+def _is_random(d: _Dist | None) -> bool:
+    return d is not None and (d.concrete is None or d.concrete[0] != "constant")
 
 
 class _Recorder:
@@ -551,7 +556,9 @@ class _Recorder:
             self.states[k] = st
 
     # writes --------------------------------------------------------------------
-    def write(self, t: torch.Tensor, dist: _Dist | None, op: str, where: str, *, reason: str = "") -> None:
+    def write(
+        self, t: torch.Tensor, dist: _Dist | None, op: str, where: str, *, reason: str = "", origin: int | None = None
+    ) -> None:
         """Record a write of ``dist`` (None: not expressible) to view ``t``."""
         k = self.key(t)
         if k is None:
@@ -561,7 +568,7 @@ class _Recorder:
         st = self.states.get(k)
         if full:
             if dist is not None:
-                self.states[k] = _State(dist, op, where)
+                self.states[k] = _State(dist, op, where, origin=(origin or k) if _is_random(dist) else None)
             else:
                 prev = st.dist if st is not None else None
                 new = _State(None, op, where)
@@ -584,7 +591,7 @@ class _Recorder:
         if st is not None and self.covers(t) and st.dist is not None and not st.patches and not st.unresolved:
             d = _affine(st.dist, scale, shift)
             if d is not None:
-                self.states[self.key(t)] = _State(d, f"{st.op}, then {op}", where)
+                self.states[self.key(t)] = _State(d, f"{st.op}, then {op}", where, origin=st.origin)
                 return
         self.write(t, None, op, where, reason="arithmetic on a tensor whose values are not a known element-wise distribution")
 
@@ -652,7 +659,7 @@ class _Mode(TorchFunctionMode):
                 st = rec.state(src)
                 if st is not None and rec.covers(src) and st.dist is not None and not st.patches and not st.unresolved:
                     if src.shape == dest.shape or st.dist.concrete is not None:
-                        rec.write(dest, st.dist, f"{op}(<{st.op}>)", where)
+                        rec.write(dest, st.dist, f"{op}(<{st.op}>)", where, origin=st.origin)
                         return
                 if not src.is_meta and src.numel() > 0:
                     flat = src.detach().reshape(-1)
@@ -692,7 +699,7 @@ class _Mode(TorchFunctionMode):
                 st = rec.state(value)
                 if st is not None and st.dist is not None and rec.covers(value) and not st.patches and not st.unresolved:
                     if st.dist.concrete is not None:
-                        rec.write(view, st.dist, f"Tensor.__setitem__([{_idx_text(idx)}], <{st.op}>)", where)
+                        rec.write(view, st.dist, f"Tensor.__setitem__([{_idx_text(idx)}], <{st.op}>)", where, origin=st.origin)
                         return
             rec.write(view, None, f"Tensor.__setitem__([{_idx_text(idx)}], <tensor>)", where, reason="an assignment of a computed tensor")
             return
@@ -707,7 +714,8 @@ class _Mode(TorchFunctionMode):
             if c is None:
                 rec.set_state(result, _State(None, f"torch.{fname}", where, uninit=True))
             else:
-                rec.set_state(result, _State(_concrete_dist(c), f"torch.{fname}", where))
+                k = rec.key(result) if c[0] != "constant" else None
+                rec.set_state(result, _State(_concrete_dist(c), f"torch.{fname}", where, origin=k))
             return
         if fname in ("full", "full_like", "new_full"):
             v = _num(kwargs.get("fill_value", args[-1] if args else None))
@@ -718,7 +726,8 @@ class _Mode(TorchFunctionMode):
             m = _num(args[0] if args else kwargs.get("mean"))
             s = _num(args[1] if len(args) > 1 else kwargs.get("std"))
             if m is not None and s is not None:
-                rec.set_state(result, _State(_concrete_dist(("normal", m, s)), f"torch.normal({m!r}, {s!r})", _where()))
+                d = _concrete_dist(("normal", m, s))
+                rec.set_state(result, _State(d, f"torch.normal({m!r}, {s!r})", _where(), origin=rec.key(result)))
             return
         if not args:
             return
@@ -784,7 +793,7 @@ class _Mode(TorchFunctionMode):
                 scale, shift = 1.0, v * affine[1]
         d = _affine(st.dist, scale, shift)
         if d is not None:
-            rec.set_state(result, _State(d, f"{st.op}, then {fname}({_num(other)!r})", _where()))
+            rec.set_state(result, _State(d, f"{st.op}, then {fname}({_num(other)!r})", _where(), origin=st.origin))
 
 
 def _runs_text(runs: tuple[tuple[int, int], ...]) -> str:
@@ -1014,6 +1023,29 @@ def _build_plan(rec: _Recorder, model: torch.nn.Module) -> CapturePlan:
         if t.numel() == 0 and e.scheme is None:
             e.scheme, e.unresolved = "zeros", []
         entries[name] = e
+    # values copied from another saved tensor: varinit would draw them independently
+    by_origin: dict[int, list[str]] = {}
+    by_name = {n: t for n, t, _ in tensors}
+    for name, t, is_buffer in tensors:
+        if name in aliases or name not in entries:
+            continue
+        e = entries[name]
+        k = rec.key(t)
+        st = rec.states.get(k) if k is not None else None
+        if st is not None and st.origin is not None and _is_random(st.dist) and not e.resolved_by_user:
+            by_origin.setdefault(st.origin, []).append(name)
+    for origin, names in by_origin.items():
+        if len(names) < 2:
+            continue
+        own = [n for n in names if rec.key(by_name[n]) == origin]
+        first = own[0] if own else names[0]
+        for n in names:
+            if n == first:
+                continue
+            e = entries[n]
+            u = Unexpressible(n, f"a copy of {first}'s values ({e.op})", e.where, f"its values are {first}'s, transformed; varinit draws every tensor independently")
+            unexpressible.append(u)
+            e.unresolved.append(u)
     return CapturePlan(entries, unexpressible, aliases)
 
 
