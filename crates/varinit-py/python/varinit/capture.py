@@ -43,6 +43,7 @@ import inspect
 import math
 import os
 import sys
+import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -604,6 +605,8 @@ class _Mode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: C901 -- one dispatch table
         kwargs = kwargs or {}
         rec = self.rec
+        if not rec.active:
+            return func(*args, **kwargs)
         fname = getattr(func, "__name__", "")
         # torch.nn.init functions reached through their __torch_function__ hook
         iname = _BY_FUNC.get(id(func))
@@ -843,48 +846,55 @@ def _recorded_init(rec: _Recorder, name: str, args: tuple, kwargs: dict) -> Any:
     dist, text = _init_call(name, tensor, bound)
     if dist is not None:
         rec.write(tensor, dist, text, where)
+    if isinstance(tensor, torch.Tensor) and not tensor.is_meta and (rec.protect is None or rec.key(tensor) not in rec.protect):
+        # a real tensor that is not the model's: draw as PyTorch would, unrecorded
+        rec.active = False
+        try:
+            _PRISTINE[name if name.endswith("_") else name + "_"](*args, **kwargs)
+        finally:
+            rec.active = True
     return tensor
 
 
-def _make_wrapper(name: str, original: Callable) -> Callable:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _RECORDER and _RECORDER[-1].active:
-            return _recorded_init(_RECORDER[-1], name, args, kwargs)
-        return original(*args, **kwargs)
+_HOOK = "__varinit_capture_hook__"
+_PRISTINE: dict[str, Callable] = {}  # callable copies of the original functions
 
-    wrapper.__name__ = getattr(original, "__name__", name)
-    wrapper.__qualname__ = getattr(original, "__qualname__", name)
-    wrapper.__doc__ = original.__doc__
-    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
-    wrapper._varinit_capture = True  # type: ignore[attr-defined]
-    return wrapper
+
+def _hook(name: str, args: tuple, kwargs: dict) -> Any:
+    if _RECORDER and _RECORDER[-1].active:
+        return _recorded_init(_RECORDER[-1], name, args, kwargs)
+    return _PRISTINE[name](*args, **kwargs)
 
 
 @contextlib.contextmanager
 def _patched_init() -> Iterator[None]:
-    """Replace the torch.nn.init functions wherever a loaded module holds
-    them (module attributes and module-level dicts such as transformers'
-    ``TORCH_INIT_FUNCTIONS``)."""
-    wrappers = {id(f): _make_wrapper(n, f) for n, f in _ORIGINALS.items()}
-    undo: list[tuple[Any, str, Any, bool]] = []
-    for mod in list(sys.modules.values()):
-        d = getattr(mod, "__dict__", None)
-        if not isinstance(d, dict):
-            continue
-        for k, v in list(d.items()):
-            if callable(v) and id(v) in wrappers:
-                undo.append((d, k, v, False))
-                d[k] = wrappers[id(v)]
-            elif type(v) is dict and k.isupper() and len(v) < 100:
-                for kk, vv in list(v.items()):
-                    if callable(vv) and id(vv) in wrappers:
-                        undo.append((v, kk, vv, False))
-                        v[kk] = wrappers[id(vv)]
+    """Make the ``torch.nn.init`` functions record instead of draw, wherever
+    they are referenced from (module attributes, transformers' table,
+    ``from torch.nn.init import normal_``, closures): their code objects are
+    swapped for a trampoline for the duration of the capture."""
+    saved = []
+    for name in _INIT_NAMES:
+        f = _ORIGINALS[name]
+        if f.__code__.co_freevars:
+            continue  # never the case in torch 2.x; left alone (the TorchFunctionMode still sees its tensor ops)
+        if name not in _PRISTINE:
+            g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+            g.__kwdefaults__ = f.__kwdefaults__
+            _PRISTINE[name] = g
+        ns: dict[str, Any] = {}
+        exec(f"def {name}(*args, **kwargs):\n    return {_HOOK}({name!r}, args, kwargs)\n", ns)  # noqa: S102
+        saved.append((f, f.__code__, f.__defaults__, f.__kwdefaults__))
+        f.__globals__[_HOOK] = _hook
+        f.__defaults__ = None
+        f.__kwdefaults__ = None
+        f.__code__ = ns[name].__code__
     try:
         yield
     finally:
-        for d, k, v, _ in reversed(undo):
-            d[k] = v
+        for f, code, defaults, kwdefaults in saved:
+            f.__code__ = code
+            f.__defaults__ = defaults
+            f.__kwdefaults__ = kwdefaults
 
 
 # --------------------------------------------------------------------------
