@@ -225,7 +225,7 @@ def init_checkpoint(
     cls = model_class or model_class_for(cfg)
     tdtype = _torch_dtype(dtype) if dtype is not None else None
     if tdtype is None:
-        cd = getattr(cfg, "dtype", None) or getattr(cfg, "torch_dtype", None)
+        cd = cfg.__dict__.get("dtype") or cfg.__dict__.get("torch_dtype")
         tdtype = _torch_dtype(cd) if cd not in (None, "auto") else torch.float32
     cfg.dtype = tdtype
     plan = capture(lambda: cls._from_config(cfg, dtype=tdtype))
@@ -320,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     a = ap.parse_args(argv)
     try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()  # errors on one line; warnings of transformers' own are not ours
+
         rules = []
         for r in a.rule:
             if "=" not in r:
