@@ -1067,7 +1067,7 @@ def apply_plan(
     model: torch.nn.Module,
     plan: CapturePlan,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     strict: bool = True,
     patches: bool = True,
     prefix: str = "",

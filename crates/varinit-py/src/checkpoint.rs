@@ -55,12 +55,14 @@ fn byte_patches(plan: &Plan, patches: &[PatchArg]) -> PyResult<Vec<Vec<BytePatch
             )));
         }
         // the bytes varinit writes for constant(value) in this dtype
-        let init: Init = format!("constant({value:?})").parse().map_err(|e: varinit::Error| PyValueError::new_err(e.to_string()))?;
+        let init: Init =
+            format!("constant({value:?})").parse().map_err(|e: varinit::Error| PyValueError::new_err(e.to_string()))?;
         let one = TensorInit::new(0, name, &init, Shape::new(vec![1]).expect("a valid shape"), Layout::Torch.into())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let size = t.dtype.size() as u64;
         let mut elem = vec![0u8; size as usize];
-        one.fill_bytes(t.dtype, 0, &mut elem, Par::Seq).map_err(|e| PyValueError::new_err(format!("patch for {name:?}: {e}")))?;
+        one.fill_bytes(t.dtype, 0, &mut elem, Par::Seq)
+            .map_err(|e| PyValueError::new_err(format!("patch for {name:?}: {e}")))?;
         let s = t.offset + start * size;
         out[t.shard].push(BytePatch { start: s, end: s + count * size, elem });
     }
