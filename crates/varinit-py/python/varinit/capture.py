@@ -224,11 +224,27 @@ class Patch:
     runs: tuple[tuple[int, int], ...]
 
     def apply_(self, tensor: torch.Tensor) -> None:
-        """Write the constant into ``tensor`` (a full, contiguous tensor)."""
-        flat = tensor.detach().view(-1)
+        """Write the constant into ``tensor``: a plain tensor (any strides) or
+        a DTensor, of which this process writes the part it holds."""
+        if not self.runs:
+            return
+        shape = tuple(int(d) for d in tensor.shape)
+        idx = torch.cat([torch.arange(a, a + n, dtype=torch.int64) for a, n in self.runs])
+        coords = torch.stack(torch.unravel_index(idx, shape)) if shape else idx.reshape(0, -1)
+        local = tensor.detach()
+        if hasattr(tensor, "to_local") and hasattr(tensor, "placements"):
+            from varinit.torch import local_region
+
+            _, offsets, local_shape = local_region(tensor)
+            off = torch.tensor(offsets, dtype=torch.int64).reshape(-1, 1)
+            ext = torch.tensor(local_shape, dtype=torch.int64).reshape(-1, 1)
+            inside = ((coords >= off) & (coords < off + ext)).all(dim=0)
+            coords = coords[:, inside] - off
+            local = tensor.to_local().detach()
+        if coords.shape[1] == 0:
+            return
         with torch.no_grad():
-            for start, count in self.runs:
-                flat[start : start + count].fill_(self.value)
+            local[tuple(c.to(local.device) for c in coords)] = self.value
 
 
 @dataclasses.dataclass
