@@ -103,8 +103,8 @@ def test_plan_reproduces_every_distribution():
         if a.numel() >= 5000:
             assert b.mean().item() == pytest.approx(a.mean().item(), abs=0.1 * a.std().item()), name
             assert b.std().item() == pytest.approx(a.std().item(), rel=0.05), name
-            # the test has the power to see a 10% error of scale
-            assert _ks(a, b * 1.1) < 1e-4, name
+            # the test has the power to see a 15% error of scale
+            assert _ks(a, b * 1.15) < 1e-4, name
     g = o["gate"].detach()
     assert g.abs().max() <= 0.06 and g.abs().max() > 0.055
 

@@ -282,7 +282,7 @@ def init_checkpoint(
         worker=worker,
     )
     if generation_config and getattr(model, "generation_config", None) is not None and model.can_generate():
-        if worker is None or worker[0] == 0:
+        if worker is None or worker[1] == 1:  # not in split runs: the other workers' folder checks would trip on it
             model.generation_config.save_pretrained(os.fspath(out_dir))
             files.append(os.path.join(os.fspath(out_dir), "generation_config.json"))
     t2 = time.perf_counter()
