@@ -898,7 +898,8 @@ def _patched_init() -> Iterator[None]:
             g.__kwdefaults__ = f.__kwdefaults__
             _PRISTINE[name] = g
         ns: dict[str, Any] = {}
-        exec(f"def {name}(*args, **kwargs):\n    return {_HOOK}({name!r}, args, kwargs)\n", ns)  # noqa: S102
+        src = f"def {name}(*args, **kwargs):\n    return {_HOOK}({name!r}, args, kwargs)\n"
+        exec(compile(src, __file__, "exec"), ns)  # noqa: S102 -- this file's name: _where() skips the frame
         saved.append((f, f.__code__, f.__defaults__, f.__kwdefaults__))
         f.__globals__[_HOOK] = _hook
         f.__defaults__ = None
