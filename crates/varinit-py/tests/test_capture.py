@@ -198,3 +198,20 @@ class _XavierOn1D(nn.Module):
         super().__init__()
         self.b = nn.Parameter(torch.empty(5))
         nn.init.xavier_uniform_(self.b)
+
+
+def test_varinit_torch_entry_points():
+    import varinit.torch as vt
+
+    plan = vt.capture(lambda: nn.Sequential(nn.Linear(300, 200), nn.LayerNorm(200)))
+    with torch.device("meta"):
+        m = nn.Sequential(nn.Linear(300, 200), nn.LayerNorm(200))
+    m.to_empty(device="cpu")
+    vt.init_module_(m, plan, seed=4)
+    w = m[0].weight.detach()
+    assert w.abs().max() <= 1 / math.sqrt(300) and w.std().item() == pytest.approx(1 / math.sqrt(900), rel=0.03)
+    assert torch.equal(m[1].weight.detach(), torch.ones(200))
+    # the same plan and seed give the same bytes
+    m2 = nn.Sequential(nn.Linear(300, 200), nn.LayerNorm(200))
+    vt.init_module_(m2, plan, seed=4)
+    assert torch.equal(m2[0].weight.detach(), w)
