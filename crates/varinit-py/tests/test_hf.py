@@ -181,3 +181,26 @@ def test_rules_override_and_bad_input(tmp_path):
         hf.init_checkpoint({"hidden_size": 3}, tmp_path / "q")
     with pytest.raises(ValueError, match="max_shard_size"):
         hf.init_checkpoint(TINY["gpt2"], tmp_path / "r", max_shard_size="lots")
+
+
+def test_writer_patches_across_pieces_and_dtypes(tmp_path):
+    from varinit import _native
+
+    n = 4_200_000  # f32: crosses the writer's 16 MiB piece boundary at element 4,194,304
+    tensors = [("w", [n], "normal(mean=0, std=1)", "f32"), ("e", [64, 48], "uniform(a=-1, b=1)", "bf16")]
+    patches = [("w", 4_194_000, 1000, 3.5), ("e", 5 * 48, 48, 0.0), ("e", 0, 1, -2.0)]
+    _native.write_checkpoint(str(tmp_path / "p"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, patches=patches, sync=False)
+    _native.write_checkpoint(str(tmp_path / "q"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, sync=False)
+    p, q = _read(tmp_path / "p"), _read(tmp_path / "q")
+    w, w0 = p["w"], q["w"]
+    assert torch.all(w[4_194_000:4_195_000] == 3.5)
+    assert torch.equal(w[:4_194_000], w0[:4_194_000]) and torch.equal(w[4_195_000:], w0[4_195_000:])
+    e, e0 = p["e"], q["e"]
+    assert e.dtype == torch.bfloat16 and torch.all(e[5] == 0) and e[0, 0].item() == -2.0
+    keep = torch.ones(64, dtype=torch.bool)
+    keep[5] = False
+    assert torch.equal(e[keep][1:], e0[keep][1:]) and torch.equal(e[0, 1:], e0[0, 1:])
+    with pytest.raises(ValueError, match="outside"):
+        _native.write_checkpoint(str(tmp_path / "r"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, patches=[("e", 3000, 100, 1.0)])
+    with pytest.raises(ValueError, match="no such tensor"):
+        _native.write_checkpoint(str(tmp_path / "s"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, patches=[("x", 0, 1, 1.0)])
