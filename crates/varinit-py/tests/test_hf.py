@@ -204,3 +204,18 @@ def test_writer_patches_across_pieces_and_dtypes(tmp_path):
         _native.write_checkpoint(str(tmp_path / "r"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, patches=[("e", 3000, 100, 1.0)])
     with pytest.raises(ValueError, match="no such tensor"):
         _native.write_checkpoint(str(tmp_path / "s"), tensors, seed=9, dtype="f32", max_shard_bytes=10**9, patches=[("x", 0, 1, 1.0)])
+
+
+def test_capture_of_a_built_transformers_model(tmp_path):
+    from varinit.capture import capture
+
+    cfg = hf.load_config(TINY["gpt2"])
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    plan = capture(model)  # reruns _init_weights, recording instead of drawing
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    fresh = capture(lambda: transformers.GPT2LMHeadModel(cfg))
+    for k in hf.saved_keys(model):
+        assert plan[k].scheme == fresh[k].scheme, k
+    assert plan["transformer.h.1.attn.c_proj.weight"].scheme == "normal(mean=0, std=0.01)"
