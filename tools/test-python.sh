@@ -4,7 +4,8 @@
 #
 #   tools/test-python.sh [VENV]        # default VENV: .ci/pyvenv (created if missing)
 #
-# The venv gets numpy, torch, scipy, ml_dtypes, safetensors,
+# The venv gets numpy, torch, scipy, ml_dtypes, safetensors, transformers (for
+# varinit.hf's fidelity tests),
 # pytest and maturin if they are missing, then the wheel built from
 # crates/varinit-py (`pip install ./crates/varinit-py`). The tests that
 # compare with the command line use target/release/varinit (built here if
@@ -25,7 +26,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     # a large install (several GB with its CUDA libraries): once per fresh venv
     "$PY" -m pip install --quiet --disable-pip-version-check torch
 fi
-"$PY" -m pip install --quiet --disable-pip-version-check numpy scipy ml_dtypes safetensors pytest "maturin>=1.9.4,<2"
+"$PY" -m pip install --quiet --disable-pip-version-check numpy scipy ml_dtypes safetensors pytest transformers "maturin>=1.9.4,<2"
 
 echo "== build and install the wheel (pip install ./crates/varinit-py)"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./crates/varinit-py

@@ -14,6 +14,8 @@
 //! matrix that does not fit in memory raises `MemoryError`; a numerical
 //! failure `RuntimeError`.
 
+mod checkpoint;
+
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -335,5 +337,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_scheme, m)?)?;
     m.add_function(wrap_pyfunction!(versions, m)?)?;
     m.add("DistributionError", m.py().get_type::<DistributionError>())?;
+    checkpoint::register(m)?;
     Ok(())
 }

@@ -62,3 +62,20 @@ def calculate_gain(nonlinearity: str, number: float | None = None, text: str | N
 def parse_scheme(scheme: str) -> str: ...
 def load_spec(path: str) -> tuple[list[tuple[str, str]], dict[str, str], int | None]: ...
 def versions() -> tuple[int, str]: ...
+def write_checkpoint(
+    out_dir: str,
+    tensors: Sequence[tuple[str, Sequence[int], str, str | None]],
+    *,
+    seed: int,
+    dtype: str,
+    max_shard_bytes: int,
+    config: bytes | None = None,
+    source: str = "python",
+    patches: Sequence[tuple[str, int, int, float]] = (),
+    force: bool = False,
+    sync: bool = True,
+    worker: tuple[int, int] | None = None,
+) -> tuple[list[str], int]:
+    """varinit-io's streaming checkpoint writer (``varinit.hf``): the same
+    plan and bytes as ``varinit init`` for the same tensors, schemes and seed;
+    ``patches`` are constants on element ranges applied to the stream."""

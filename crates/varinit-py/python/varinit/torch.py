@@ -77,6 +77,7 @@ __all__ = [
     "delta_orthogonal_",
     "init_",
     "init_module_",
+    "capture",
     "calculate_gain",
     "fans",
     "local_region",
@@ -746,6 +747,8 @@ def init_module_(
     leaves them as they are and lists them in ``journal.unmatched``.
     Buffers are not touched. Returns the :class:`Journal`.
     """
+    if isinstance(rules, CapturePlan):  # a plan from capture() (issue 13)
+        return apply_plan(module, rules, seed=seed, prefix=prefix)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"init_module_ needs a torch.nn.Module, not {type(module).__name__}")
     if unmatched not in ("error", "keep"):
@@ -817,3 +820,7 @@ def init_module_(
             JournalEntry(full, global_shape, dtype, p.scheme, p.distribution, rule, status, local_shape, offsets)
         )
     return journal
+
+
+# issue 13: a model's own initialization, recorded on the meta device as a plan
+from varinit.capture import CapturePlan, apply_plan, capture  # noqa: E402
