@@ -77,6 +77,8 @@ pub fn stream_tensor_bytes(
     par: Par,
     mut sink: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
+    // what the dtype can represent, before the first byte
+    tensor.check_dtype(dtype)?;
     let size = dtype.size();
     let per_piece = (PIECE_BYTES / size) as u64;
     let numel = tensor.numel();
@@ -104,6 +106,9 @@ pub fn write_file(
         .map(|(t, d)| Entry { name: t.name().to_string(), dtype: *d, shape: t.shape().dims().to_vec() })
         .collect();
     let head = header(&entries, metadata)?;
+    for (t, d) in tensors {
+        t.check_dtype(*d)?; // before the file exists
+    }
     let mut file = AtomicFile::create(path)?;
     file.write_all(&head)?;
     for (t, d) in tensors {

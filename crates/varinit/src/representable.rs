@@ -18,7 +18,9 @@
 //!
 //! Values are rounded the way the kernels do: to the working precision (f64
 //! for f64, f32 otherwise), then to the output dtype. The check is a few
-//! floating-point operations, so it runs in every fill.
+//! floating-point operations; [`crate::TensorInit::check_dtype`] runs it,
+//! and with it every typed fill, the checkpoint planner, `sample` and the
+//! safetensors writer, before anything is written.
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

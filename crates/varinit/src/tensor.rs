@@ -167,8 +167,14 @@ impl TensorInit {
 
     /// Refuse parameters the dtype cannot hold (as PyTorch refuses
     /// `uniform_(-1e308, 1)` on a float32 tensor): the working precision
-    /// (f32 for f32/f16/bf16) must represent every parameter, and uniform
-    /// bounds must be finite in the output type itself.
+    /// (f32 for f32/f16/bf16) must represent every parameter, uniform
+    /// bounds must be finite in the output type itself, and no value may
+    /// round to ±Inf or to 0 outside the support
+    /// ([`crate::representable::check_representable`]). The typed fills
+    /// ([`TensorInit::fill_range`], [`TensorInit::to_vec`]) run it;
+    /// [`TensorInit::fill_bytes`], the raw interface of writers, leaves it
+    /// to its callers (the checkpoint planner, `sample` and the safetensors
+    /// writer run it before creating a file).
     pub fn check_dtype(&self, dtype: DType) -> Result<()> {
         let max = match dtype {
             DType::F64 => f64::MAX,
@@ -223,9 +229,6 @@ impl TensorInit {
         let n = out.len() / size;
         if start.checked_add(n as u64).is_none_or(|end| end > self.numel()) {
             return Err(Error::Range { start, end: start.saturating_add(n as u64), numel: self.numel() });
-        }
-        if n > 0 {
-            self.check_dtype(T::DTYPE)?;
         }
         // Element-wise random schemes write straight into `out`, in place and
         // in parallel (native byte order is the file's little-endian order).
