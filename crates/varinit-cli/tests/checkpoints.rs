@@ -269,7 +269,7 @@ fn audit_flags_mismatches_and_malformed_files() {
         assert!(err.contains(want), "{want}: {err}");
     }
     let (code, err) = fails(&["audit", "/nonexistent.safetensors"]);
-    assert!(code == 1 && err.contains("nonexistent"), "{err}");
+    assert!(code == 2 && err.contains("nonexistent") && err.contains("no such file"), "{err}");
 }
 
 /// A real full disk: a 3 MB tmpfs, where the machine lets us mount one (root

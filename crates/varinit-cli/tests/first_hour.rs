@@ -187,8 +187,9 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
 /// exists), the long commands draw their bar on stderr.
 #[test]
 fn a_progress_bar_on_a_terminal() {
-    if Command::new("script").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
-        eprintln!("no `script` here: the terminal case is not tested");
+    let probe = Command::new("script").args(["-qec", "true", "/dev/null"]).stdin(Stdio::null()).output();
+    if probe.map(|o| !o.status.success()).unwrap_or(true) {
+        eprintln!("no `script` or no pseudo-terminal here: the terminal case is not tested");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
