@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -327,9 +328,36 @@ def _resolve_names(names: Any, layout: str) -> Callable[[tuple], str]:
     raise TypeError("names must be None, 'path', 'torch', a dict {leaf_name: tensor_name} or a function path -> name")
 
 
-def _match(rules: Any, names: list[str]) -> list[str | None]:
-    """The scheme of each name by the core's rules (ordered globs, first match), ``None`` if none matches."""
-    return _vi._match_rules(rules, names)
+def _rule_set(rules: Any) -> tuple[list[tuple[str, str]], dict[str, str], int | None]:
+    """``(rules, explicit, file_seed)``: a list of ``(glob, scheme)`` pairs as
+    given, or a spec file read by the core (its ``[[tensor]]`` entries by exact
+    name, its ``[[rule]]`` globs, its ``seed``)."""
+    if isinstance(rules, (str, os.PathLike)):
+        rule_list, explicit, file_seed = _native.load_spec(os.fspath(rules))
+        return list(rule_list), dict(explicit), file_seed
+    if isinstance(rules, Mapping):
+        raise TypeError("rules must be an ordered list of (glob, scheme) pairs or a spec file path, not a dict")
+    out = []
+    for i, r in enumerate(rules):
+        if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(isinstance(x, str) for x in r)):
+            raise TypeError(f"rule {i} must be a (glob, scheme) pair of strings, not {r!r}")
+        out.append((r[0], r[1]))
+    return out, {}, None
+
+
+def _match(rules: Any, names: list[str]) -> tuple[list[tuple[str, str] | None], int | None]:
+    """For each name, ``(scheme, rule)`` by the core's matcher (ordered globs,
+    first match; ``*`` also crosses dots), or ``None``; and the spec file's seed."""
+    rule_list, explicit, file_seed = _rule_set(rules)
+    matcher = _native.RuleSet(rule_list)
+    out: list[tuple[str, str] | None] = []
+    for n in names:
+        if n in explicit:
+            out.append((explicit[n], "spec"))
+            continue
+        idx = matcher.first_match(n)
+        out.append(None if idx is None else (rule_list[idx][1], rule_list[idx][0]))
+    return out, file_seed
 
 
 def _shardings(sharding: Any, flat: list, name_of: Callable[[tuple], str]) -> list:
@@ -371,7 +399,7 @@ def plan_params(
     params: Any,
     rules: Any,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     layout: str = "jax",
     names: Any = None,
     unmatched: str = "error",
@@ -386,9 +414,8 @@ def plan_params(
     ]
 
 
-def _plan(params: Any, rules: Any, *, seed: int, layout: str, names: Any, unmatched: str) -> tuple[list[dict], Any]:
+def _plan(params: Any, rules: Any, *, seed: int | None, layout: str, names: Any, unmatched: str) -> tuple[list[dict], Any]:
     jax = _jax()
-    seed = _check_seed(seed)
     layout = _check_layout(layout)
     if unmatched not in ("error", "keep"):
         raise ValueError(f"unmatched must be 'error' or 'keep', not {unmatched!r}")
@@ -414,7 +441,8 @@ def _plan(params: Any, rules: Any, *, seed: int, layout: str, names: Any, unmatc
                 "(they would get the same values); give them distinct names"
             )
         seen[e["name"]] = e["path"]
-    schemes = _match(rules, [e["name"] for e in entries])
+    schemes, file_seed = _match(rules, [e["name"] for e in entries])
+    seed = _check_seed(file_seed if seed is None and file_seed is not None else (0 if seed is None else seed))
     missing = [e["name"] for e, s in zip(entries, schemes) if s is None]
     if missing and unmatched == "error":
         raise ValueError(
@@ -422,12 +450,16 @@ def _plan(params: Any, rules: Any, *, seed: int, layout: str, names: Any, unmatc
             + (" ..." if len(missing) > 20 else "")
             + " (add a rule, or pass unmatched='keep' to keep them)"
         )
-    for e, s in zip(entries, schemes):
-        if s is None:
-            e.update(scheme=None, distribution=None, tensor=None)
+    for e, m in zip(entries, schemes):
+        if m is None:
+            e.update(scheme=None, distribution=None, rule=None, seed=seed, tensor=None)
             continue
-        t = _Tensor(s, e["shape"], seed=seed, name=e["name"], dtype=e["dtype"], layout=layout)
-        e.update(scheme=t.scheme, distribution=t.distribution, tensor=t)
+        scheme, rule = m
+        try:
+            t = _Tensor(scheme, e["shape"], seed=seed, name=e["name"], dtype=e["dtype"], layout=layout)
+        except ValueError as err:
+            raise ValueError(f"parameter {e['path']!r} {list(e['shape'])} (rule {rule!r} -> {scheme!r}): {err}") from None
+        e.update(scheme=t.scheme, distribution=t.distribution, rule=rule, seed=seed, tensor=t)
     return entries, treedef
 
 
@@ -435,7 +467,7 @@ def init_params(
     params: Any,
     rules: Any,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     layout: str = "jax",
     sharding: Any = None,
     names: Any = None,
