@@ -31,6 +31,7 @@ pub mod error;
 pub mod fan;
 pub mod gain;
 pub mod kernels;
+pub mod region;
 pub mod scheme;
 pub mod shape;
 pub mod special;
