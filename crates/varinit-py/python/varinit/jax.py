@@ -142,6 +142,10 @@ class _Tensor:
             return jax.device_put(self.full())
         if not isinstance(sharding, jax.sharding.Sharding):
             raise TypeError(f"sharding for {self.name!r} must be a jax.sharding.Sharding, not {type(sharding).__name__}")
+        try:
+            sharding.shard_shape(self.shape)
+        except Exception as e:  # noqa: BLE001 -- JAX raises IndexError, ValueError, ... for a spec that does not fit
+            raise ValueError(f"sharding {sharding} does not fit {self.name!r} of shape {self.shape}: {e}") from None
         cache: dict[tuple, np.ndarray] = {}
 
         def callback(index: Any) -> np.ndarray:
