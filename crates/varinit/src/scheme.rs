@@ -33,10 +33,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result, closest, shape_text};
-use crate::fan::{FanMode, Fans, Layout, mode_suggestion};
+use crate::fan::{FanMode, Fans, JaxAxes, Layout, mode_suggestion};
 use crate::gain::{Activation, TORCH_GAIN_NAMES, calculate_gain};
 use crate::shape::Shape;
 use crate::special;
+
+mod jax;
 
 /// Keras's and JAX's correction: the standard deviation of a standard
 /// normal truncated to [-2, 2].
@@ -179,6 +181,19 @@ pub enum Init {
         mode: FanMode,
         /// The distribution.
         distribution: VsDistribution,
+    },
+    /// JAX's `variance_scaling` with explicit `in_axis`, `out_axis`,
+    /// `batch_axis` (`jax.variance_scaling(...)`, `jax.he_normal(in_axis=...)`):
+    /// fans by JAX's `_compute_fans` over those axes, whatever the layout.
+    JaxVarianceScaling {
+        /// Variance multiplier.
+        scale: f64,
+        /// `fan_in`, `fan_out`, `fan_avg` or `fan_geo_avg`.
+        mode: FanMode,
+        /// The distribution (JAX's `normal` is [`VsDistribution::UntruncatedNormal`]).
+        distribution: VsDistribution,
+        /// Which axes are inputs, outputs and ignored batch axes.
+        axes: JaxAxes,
     },
     /// `orthogonal(gain=1)`: a (semi-)orthogonal matrix times gain; the
     /// tensor is flattened to 2-D as its layout's framework does.
@@ -829,6 +844,9 @@ impl FromStr for Init {
     fn from_str(src: &str) -> Result<Init> {
         let call = parse_call(src)?;
         let name = normalise_name(&call.name);
+        if jax::is_jax_name(&call.name) {
+            return jax::parse(&name, &call);
+        }
         let name = match name.as_str() {
             "zero" => "zeros".to_string(),
             "one" => "ones".to_string(),
@@ -1054,6 +1072,7 @@ impl Init {
                 (KerasFamily::He, Family::Normal) => "he_normal",
             },
             Init::VarianceScaling { .. } => "variance_scaling",
+            Init::JaxVarianceScaling { .. } => "jax.variance_scaling",
             Init::Orthogonal { .. } => "orthogonal",
             Init::DeltaOrthogonal { .. } => "delta_orthogonal",
             Init::Sparse { .. } => "sparse",
@@ -1137,7 +1156,7 @@ impl Init {
                 }
             }
             Init::Keras { .. } | Init::TorchDefault | Init::TorchDefaultBias { .. } => {}
-            Init::VarianceScaling { scale, .. } => positive("scale", scale)?,
+            Init::VarianceScaling { scale, .. } | Init::JaxVarianceScaling { scale, .. } => positive("scale", scale)?,
             Init::Sparse { sparsity, std } => {
                 finite("sparsity", sparsity)?;
                 if !(0.0..=1.0).contains(&sparsity) {
@@ -1185,6 +1204,16 @@ impl fmt::Display for Init {
             Init::VarianceScaling { scale, mode, distribution } => {
                 write!(f, "{name}(scale={}, mode={mode}, distribution={})", fmt_num(scale), distribution.name())
             }
+            Init::JaxVarianceScaling { scale, mode, distribution, axes } => write!(
+                f,
+                "{name}(scale={}, mode={mode}, distribution={}, in_axis={}, out_axis={}, batch_axis={})",
+                fmt_num(scale),
+                // JAX's word for the untruncated normal
+                if distribution == VsDistribution::UntruncatedNormal { "normal" } else { distribution.name() },
+                axes.in_axis,
+                axes.out_axis,
+                axes.batch_axis
+            ),
             Init::Sparse { sparsity, std } => write!(f, "{name}(sparsity={}, std={})", fmt_num(sparsity), fmt_num(std)),
             Init::TorchDefaultBias { fan_in: Some(n) } => write!(f, "{name}(fan_in={n})"),
             Init::TorchDefaultBias { fan_in: None } => f.write_str(name),
@@ -1384,6 +1413,9 @@ impl Init {
             }
             Init::VarianceScaling { scale, mode, distribution } => {
                 variance_scaling(scale, mode, distribution, &fans()?)
+            }
+            Init::JaxVarianceScaling { scale, mode, distribution, axes } => {
+                variance_scaling(scale, mode, distribution, &Fans::of_jax_axes(shape, &axes)?)
             }
             Init::Orthogonal { gain } => {
                 let d = shape.dims();
