@@ -31,6 +31,7 @@ torch.set_num_threads(1)
 failures = []
 checked = 0
 placements_seen = set()
+interleaved = 0  # shards whose global indices are not one block (the per-run path)
 
 
 def as_bytes(t):
@@ -58,30 +59,47 @@ CASES = [
 
 
 def placements_cases(mesh):
-    shapes = [(1001, 37), (7, 3), (10, 9, 7)]
+    shapes = [(1001, 37), (7, 3), (10, 9, 7), (12, 8)]
     singles = [Shard(0), Shard(1), Replicate()]
     if mesh.ndim == 1:
         combos = [(p,) for p in singles] + [(Shard(2),)]
     else:
         combos = list(itertools.product(singles, repeat=2)) + [(Shard(2), Shard(0))]
+        try:  # interleaved shards: FSDP-style strided sharding of one dimension twice
+            from torch.distributed.tensor.placement_types import _StridedShard
+
+            combos += [(Shard(0), _StridedShard(0, split_factor=2)), (_StridedShard(1, split_factor=2), Shard(1)),
+                       (Shard(1), _StridedShard(1, split_factor=2))]
+        except ImportError:
+            pass
     for shape in shapes:
         for pl in combos:
             if any(isinstance(p, Shard) and p.dim >= len(shape) for p in pl):
+                continue
+            strided = any(type(p).__name__ == "_StridedShard" for p in pl)
+            # PyTorch itself distributes strided shards evenly only; the plain
+            # placements get the uneven shapes
+            if strided != (shape == (12, 8)):
                 continue
             yield shape, pl
 
 
 def run_placements(mesh, tag):
+    global interleaved
     for shape, pl in placements_cases(mesh):
         for fn, args, kwargs, scheme in CASES:
             if fn == "sparse_" and len(shape) != 2:
                 continue
             # whole-matrix schemes: one shape is enough (each rank computes the full matrix)
-            if fn in ("orthogonal_", "sparse_") and shape != (1001, 37):
+            if fn in ("orthogonal_", "sparse_") and shape not in ((1001, 37), (12, 8)):
                 continue
             for dtype in (torch.float32, torch.bfloat16):
-                dt = distribute_tensor(torch.empty(shape, dtype=dtype), mesh, pl)
+                # src_data_rank=None: every rank just takes its piece (the values are overwritten)
+                dt = distribute_tensor(torch.zeros(shape, dtype=dtype), mesh, pl, src_data_rank=None)
                 name = f"{tag}.{fn}.{shape}"
+                lists = vi._strided_index_lists(dt)
+                if lists is not None and any(ix is not None and len(vi._runs(ix)) > 1 for ix in lists):
+                    interleaved += 1
                 getattr(vi, fn)(dt, *args, **kwargs, seed=7, name=name)
                 full = dt.full_tensor()
                 want = torch.from_numpy(varinit.sample(scheme, shape, seed=7, name=name, dtype=DT[dtype]).view(
@@ -194,6 +212,6 @@ except Exception:  # noqa: BLE001
     failures.append(f"rank {rank}: {traceback.format_exc()}")
 finally:
     with open(outfile, "w") as f:
-        json.dump({"failures": failures, "checked": checked, "placements": sorted(placements_seen)}, f)
+        json.dump({"failures": failures, "checked": checked, "placements": sorted(placements_seen), "interleaved": interleaved}, f)
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -204,3 +204,9 @@ def test_cli_bytes_equal(varinit_bin, tmp_path):
     n = int.from_bytes(raw[:8], "little")
     assert raw[8 + n:] == ours.tobytes()
     del load_file
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(varinit).failed == 0

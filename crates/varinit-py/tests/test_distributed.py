@@ -48,7 +48,7 @@ def test_gathered_shards_equal_single_process(world, tmp_path):
         for p in procs:
             p.kill()
         pytest.fail(f"{world} processes did not finish in {TIMEOUT} s")
-    failures, checked, seen = [], [], set()
+    failures, checked, seen, interleaved = [], [], set(), 0
     for r, (p, o) in enumerate(zip(procs, outs)):
         if not o.exists():
             failures.append(f"rank {r} exited with {p.returncode} without a result:\n{logs[r]}")
@@ -57,6 +57,7 @@ def test_gathered_shards_equal_single_process(world, tmp_path):
         failures += res["failures"]
         checked.append(res["checked"])
         seen.update(res["placements"])
+        interleaved += res["interleaved"]
     assert not failures, "\n".join(failures[:20])
     assert len(checked) == world and all(c >= (80 if world == 2 else 250) for c in checked), checked
     # the model tests really ran on sharded parameters: FSDP2's Shard(0), and on the
@@ -65,3 +66,5 @@ def test_gathered_shards_equal_single_process(world, tmp_path):
     if world == 4:
         assert any("Shard(dim=1)" in p and "," in p for p in seen), seen
         assert any("_StridedShard" in p or "S(0)" in p for p in seen), seen
+        # strided shards whose rows interleave were filled run by run
+        assert interleaved > 0

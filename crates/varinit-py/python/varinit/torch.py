@@ -44,7 +44,7 @@ import itertools
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -193,6 +193,87 @@ def local_region(tensor: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...]
     return shape, offsets, local_shape
 
 
+def _strided_index_lists(tensor: torch.Tensor) -> list[list[int] | None] | None:
+    """Per dimension, the global indices of the local shard's positions, for
+    placements that include a ``_StridedShard`` (None otherwise, or for a
+    dimension held whole).
+
+    ``compute_local_shape_and_global_offset`` returns only the first global
+    offset of each dimension, which describes the shard only when its indices
+    are one contiguous block. Under ``_StridedShard`` they may interleave, so
+    the same left-to-right walk over the placements is done here keeping every
+    index (with the placements' own ``_local_shard_size_and_offset``, which the
+    helper calls too).
+    """
+    try:
+        from torch.distributed.tensor.placement_types import _StridedShard, _StridedShardOffsetMode
+    except ImportError:  # pragma: no cover - older torch
+        return None
+    from torch.distributed.tensor import Shard
+
+    placements = tensor.placements
+    if not any(isinstance(p, _StridedShard) for p in placements):
+        return None
+    mesh = tensor.device_mesh
+    coord = mesh.get_coordinate()
+    shape = [int(d) for d in tensor.shape]
+    idx: list[list[int] | None] = [None] * len(shape)
+    try:
+        for md, p in enumerate(placements):
+            if isinstance(p, _StridedShard):
+                cur = idx[p.dim] if idx[p.dim] is not None else list(range(shape[p.dim]))
+                size, offs = p._local_shard_size_and_offset(
+                    len(cur), mesh.size(md), coord[md], _StridedShardOffsetMode.ALL
+                )
+                idx[p.dim] = [cur[int(o)] for o in offs][: int(size)] if size else []
+            elif isinstance(p, Shard):
+                cur = idx[p.dim] if idx[p.dim] is not None else list(range(shape[p.dim]))
+                size, off = p._local_shard_size_and_offset(len(cur), mesh.size(md), coord[md])
+                idx[p.dim] = cur[int(off) : int(off) + int(size)]
+    except (AttributeError, TypeError) as e:  # pragma: no cover - the private API changed
+        raise NotImplementedError(
+            f"varinit cannot compute the local region of placements {placements} with this PyTorch version: {e}"
+        ) from None
+    return idx
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int, int]]:
+    """Maximal runs of consecutive indices: (local start, global start, length)."""
+    runs: list[tuple[int, int, int]] = []
+    for pos, g in enumerate(indices):
+        if runs and runs[-1][1] + runs[-1][2] == g:
+            ls, gs, n = runs[-1]
+            runs[-1] = (ls, gs, n + 1)
+        else:
+            runs.append((pos, g, 1))
+    return runs
+
+
+def _fill_local_shard(p: Plan, tensor: torch.Tensor, local: torch.Tensor, fn: str, code: str) -> None:
+    """Fill a DTensor's local shard with its values in the global tensor."""
+    global_shape, offsets, local_shape = local_region(tensor)
+    lists = _strided_index_lists(tensor)
+    if lists is not None:
+        local_shape = tuple(len(ix) if ix is not None else global_shape[d] for d, ix in enumerate(lists))
+    if tuple(local.shape) != tuple(local_shape):
+        raise RuntimeError(
+            f"varinit.torch.{fn}: the local shard has shape {tuple(local.shape)}, but its placements "
+            f"{tensor.placements} give the region {tuple(local_shape)} at {tuple(offsets)}; "
+            "this sharding is not supported"
+        )
+    if lists is None:
+        _fill_tensor(p, local, offsets, local_shape, code)
+        return
+    # one hyper-rectangle per combination of runs (a single one when every
+    # dimension's indices are contiguous)
+    per_dim = [_runs(ix) if ix is not None else [(0, 0, global_shape[d])] for d, ix in enumerate(lists)]
+    if any(len(r) == 0 for r in per_dim):
+        return
+    for combo in itertools.product(*per_dim):
+        view = local[tuple(slice(ls, ls + n) for ls, _, n in combo)]
+        _fill_tensor(p, view, [gs for _, gs, _ in combo], [n for _, _, n in combo], code)
+
+
 def _fill_tensor(p: Plan, tensor: torch.Tensor, offsets: Sequence[int], local_shape: Sequence[int], code: str) -> None:
     """Fill local tensor ``tensor`` (shape ``local_shape``) with the region at ``offsets``."""
     if tensor.is_inference() and not torch.is_inference_mode_enabled():
@@ -309,15 +390,8 @@ def _apply(
     if tensor.device.type == "meta" or tensor.numel() == 0:
         return tensor
     if _is_dtensor(tensor):
-        local = tensor.to_local()
-        if tuple(local.shape) != tuple(local_shape):
-            raise RuntimeError(
-                f"varinit.torch.{fn}: the local shard of {name!r} has shape {tuple(local.shape)}, but its placements "
-                f"{tensor.placements} give the region {tuple(local_shape)} at {tuple(offsets)}; "
-                "this sharding is not supported"
-            )
         with torch.no_grad():
-            _fill_tensor(p, local, offsets, local_shape, code)
+            _fill_local_shard(p, tensor, tensor.to_local(), fn, code)
         return tensor
     with torch.no_grad():
         _fill_tensor(p, tensor, offsets, local_shape, code)
@@ -734,14 +808,11 @@ def init_module_(
             status = "meta"
         else:
             code = _DTYPES[param.dtype]
-            target = param.to_local() if _is_dtensor(param) else param
-            if _is_dtensor(param) and tuple(target.shape) != tuple(local_shape):
-                raise RuntimeError(
-                    f"parameter {full!r}: local shard {tuple(target.shape)} does not match its region "
-                    f"{tuple(local_shape)} at {tuple(offsets)} ({param.placements})"
-                )
             with torch.no_grad():
-                _fill_tensor(p, target, offsets, local_shape, code)
+                if _is_dtensor(param):
+                    _fill_local_shard(p, param, param.to_local(), f"init_module_ ({full!r})", code)
+                else:
+                    _fill_tensor(p, param, offsets, local_shape, code)
         journal.entries.append(
             JournalEntry(full, global_shape, dtype, p.scheme, p.distribution, rule, status, local_shape, offsets)
         )
