@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -364,7 +364,7 @@ def _match(rules: Any, names: list[str]) -> tuple[list[tuple[str, str] | None], 
     return out, file_seed
 
 
-def _shardings(sharding: Any, flat: list, name_of: Callable[[tuple], str]) -> list:
+def _shardings(sharding: Any, flat: list) -> list:
     """One sharding (or None) per leaf."""
     jax = _jax()
     Sharding = jax.sharding.Sharding
@@ -484,6 +484,9 @@ def init_params(
     first), ``nnx.state(abstract_model, nnx.Param)``, or real arrays. Flax's
     boxes (``nn.Partitioned``, ``nnx.Param``) are kept; their values are replaced.
 
+    **Seed.** ``seed`` keys every tensor together with its name; by default
+    the spec file's ``seed`` when ``rules`` is a spec file, else 0.
+
     **Names.** Each leaf is keyed by a tensor name: by default
     :func:`leaf_name` of its path, ``jax.tree_util.keystr(path, simple=True,
     separator=".")`` (``"params.Dense_0.kernel"``); with ``layout="torch"``
@@ -519,7 +522,7 @@ def init_params(
     jax = _jax()
     entries, treedef = _plan(params, rules, seed=seed, layout=layout, names=names, unmatched=unmatched)
     flat = [(e["keypath"], e["leaf"]) for e in entries]
-    shardings = _shardings(sharding, flat, leaf_name)
+    shardings = _shardings(sharding, flat)
     leaves = []
     for e, s in zip(entries, shardings):
         t = e["tensor"]
