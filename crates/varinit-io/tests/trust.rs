@@ -69,7 +69,7 @@ fn an_interrupted_overwrite_is_visibly_incomplete_never_a_mix() {
     let old = llama(0);
     let r = write_all(&old, &dir, false);
     assert!(r.complete);
-    assert!(audit::audit(&dir, &AuditOptions { spec: None, exact: true }).unwrap().passed());
+    assert!(audit::audit(&dir, &AuditOptions { spec: None, exact: true, progress: None }).unwrap().passed());
     // the same model with another seed, stopped right after its first shard
     let new = llama(1);
     let prepared = checkpoint::prepare_dir(&new, &dir, Worker::default(), true).unwrap();
@@ -90,7 +90,7 @@ fn an_interrupted_overwrite_is_visibly_incomplete_never_a_mix() {
     assert!(!n.contains(&INDEX_FILE.to_string()), "{n:?}");
     assert!(n.iter().all(|f| !f.starts_with('.')), "no temporary or lock left: {n:?}");
     // shard 1 is new, the others old: the audit says so, even --exact
-    let rep = audit::audit(&dir, &AuditOptions { spec: None, exact: true }).unwrap();
+    let rep = audit::audit(&dir, &AuditOptions { spec: None, exact: true, progress: None }).unwrap();
     assert!(!rep.passed());
     let all = rep.problems.join("\n");
     assert!(all.contains("different runs") && all.contains(RUN_ID_KEY), "{all}");
@@ -154,7 +154,7 @@ fn workers_share_a_folder_only_with_the_same_plan() {
     let r = checkpoint::write(&a, &dir, &WriteOptions { worker: w1, sync: false, ..Default::default() }).unwrap();
     drop(p);
     assert!(r.complete && r.waiting_for.is_empty() && dir.join(INDEX_FILE).exists());
-    assert!(audit::audit(&dir, &AuditOptions { spec: None, exact: true }).unwrap().passed());
+    assert!(audit::audit(&dir, &AuditOptions { spec: None, exact: true, progress: None }).unwrap().passed());
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn a_forged_scheme_fails_its_tensor_and_the_audit_goes_on() {
         r#"{{"__metadata__":{{"varinit.seed":"0","varinit.scheme.a":"normal(std=","varinit.scheme.b":"zeros","varinit.scheme.c":"{long}","varinit.scheme.d":"orthogonal"}},"a":{{"dtype":"F32","shape":[2],"data_offsets":[0,8]}},"b":{{"dtype":"F32","shape":[2],"data_offsets":[8,16]}},"c":{{"dtype":"F32","shape":[2],"data_offsets":[16,24]}},"d":{{"dtype":"F32","shape":[2],"data_offsets":[24,32]}}}}"#
     );
     st_file(&f, &json, &[0u8; 32]);
-    let rep = audit::audit(&f, &AuditOptions { spec: None, exact: true }).unwrap();
+    let rep = audit::audit(&f, &AuditOptions { spec: None, exact: true, progress: None }).unwrap();
     let by = |n: &str| rep.tensors.iter().find(|t| t.name == n).unwrap();
     assert_eq!(rep.tensors.len(), 4);
     assert_eq!(by("a").status, audit::Status::Fail);

@@ -199,6 +199,170 @@ impl Fans {
     }
 }
 
+/// The largest number of axes an [`Axes`] set holds.
+pub const MAX_AXES: usize = 8;
+
+/// A set of axes, as JAX's `in_axis`, `out_axis` and `batch_axis` take them:
+/// one axis or a sequence of axes, negative ones counted from the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Axes {
+    len: u8,
+    /// One given as a single integer (`in_axis=-2`) rather than a sequence (`in_axis=(0, 1)`).
+    single: bool,
+    axes: [i8; MAX_AXES],
+}
+
+impl Axes {
+    /// One axis (`in_axis=-2`).
+    pub fn one(axis: i64) -> Result<Axes> {
+        let mut a = Axes::seq(&[axis])?;
+        a.single = true;
+        Ok(a)
+    }
+
+    /// A sequence of axes (`in_axis=(0, 1)`, `batch_axis=()`), at most [`MAX_AXES`].
+    pub fn seq(axes: &[i64]) -> Result<Axes> {
+        if axes.len() > MAX_AXES {
+            return Err(Error::InvalidParameter {
+                scheme: "variance_scaling".into(),
+                param: "axes".into(),
+                value: format!("{axes:?}"),
+                reason: format!("at most {MAX_AXES} axes are supported"),
+            });
+        }
+        let mut out = [0i8; MAX_AXES];
+        for (o, &a) in out.iter_mut().zip(axes) {
+            *o = i8::try_from(a).map_err(|_| Error::InvalidParameter {
+                scheme: "variance_scaling".into(),
+                param: "axes".into(),
+                value: a.to_string(),
+                reason: "an axis must be in -128 .. 127".into(),
+            })?;
+        }
+        Ok(Axes { len: axes.len() as u8, single: false, axes: out })
+    }
+
+    /// The axes as given.
+    pub fn as_slice(&self) -> Vec<i64> {
+        self.axes[..self.len as usize].iter().map(|&a| i64::from(a)).collect()
+    }
+
+    /// True for a single integer (not a sequence).
+    pub fn is_single(&self) -> bool {
+        self.single
+    }
+}
+
+impl fmt::Display for Axes {
+    /// A single axis as a number, a sequence as a quoted comma list (`'0,1'`, `''`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.as_slice();
+        if self.single {
+            return write!(f, "{}", v[0]);
+        }
+        let items: Vec<String> = v.iter().map(|a| a.to_string()).collect();
+        write!(f, "'{}'", items.join(","))
+    }
+}
+
+/// JAX's `(in_axis, out_axis, batch_axis)` of `variance_scaling` and the
+/// named families: which axes are the inputs, the outputs and the ignored
+/// batch; every other axis is the receptive field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JaxAxes {
+    /// Input axes (JAX's default `-2`).
+    pub in_axis: Axes,
+    /// Output axes (default `-1`).
+    pub out_axis: Axes,
+    /// Ignored (batch) axes (default `()`).
+    pub batch_axis: Axes,
+}
+
+impl Default for JaxAxes {
+    fn default() -> Self {
+        JaxAxes {
+            in_axis: Axes::one(-2).expect("valid"),
+            out_axis: Axes::one(-1).expect("valid"),
+            batch_axis: Axes::seq(&[]).expect("valid"),
+        }
+    }
+}
+
+impl JaxAxes {
+    /// True for JAX's defaults `(-2, -1, ())`, whose fans are [`Layout::Jax`]'s.
+    pub fn is_default(&self) -> bool {
+        let d = JaxAxes::default();
+        self.in_axis.as_slice() == d.in_axis.as_slice()
+            && self.out_axis.as_slice() == d.out_axis.as_slice()
+            && self.batch_axis.as_slice().is_empty()
+    }
+}
+
+impl Fans {
+    /// The fans of `shape` as JAX's `_compute_fans(shape, in_axis, out_axis,
+    /// batch_axis)` computes them: `fan_in = prod(in axes) * rf`, `fan_out =
+    /// prod(out axes) * rf`, `rf` the product of the axes in none of the three
+    /// sets. (Flax's DenseGeneral flattens its kernel to `(prod(in), prod(out))`
+    /// before it calls the initializer, which gives the same fans.)
+    ///
+    /// Like JAX, a rank < 2 shape is refused with the default `in_axis`, and an
+    /// axis outside the shape is an error. Unlike JAX, an axis listed twice
+    /// (in two sets, or twice in one) is refused: JAX then divides the element
+    /// count by that dimension twice and returns fractional fans.
+    ///
+    /// ```
+    /// use varinit::{Shape, fan::{Axes, Fans, JaxAxes}};
+    /// // a DenseGeneral kernel (heads, head_dim, embed) with in_axis=(0, 1)
+    /// let s = Shape::new(vec![12, 64, 768]).unwrap();
+    /// let axes = JaxAxes { in_axis: Axes::seq(&[0, 1]).unwrap(), ..JaxAxes::default() };
+    /// let f = Fans::of_jax_axes(&s, &axes).unwrap();
+    /// assert_eq!((f.fan_in, f.fan_out), (768, 768));
+    /// ```
+    pub fn of_jax_axes(shape: &Shape, axes: &JaxAxes) -> Result<Fans> {
+        let d = shape.dims();
+        let rank = d.len();
+        let bad = |reason: String| Error::BadShape { what: "fans".into(), shape: shape.to_string(), reason };
+        if axes.in_axis.is_single() && axes.in_axis.as_slice() == [-2] && rank <= 1 {
+            return Err(bad(format!(
+                "Can't compute input and output sizes of a {rank}-dimensional weights tensor with default in_axis. \
+                 Must be at least 2D or specify in_axis explicitly."
+            )));
+        }
+        let mut owner: Vec<Option<&str>> = vec![None; rank];
+        let mut size = |set: &Axes, what: &'static str| -> Result<u64> {
+            let mut p = 1u64;
+            for a in set.as_slice() {
+                let k = if a < 0 { a + rank as i64 } else { a };
+                if k < 0 || k >= rank as i64 {
+                    return Err(bad(format!("{what} {a} is out of range for a rank-{rank} shape")));
+                }
+                let k = k as usize;
+                if let Some(other) = owner[k] {
+                    return Err(bad(format!(
+                        "axis {k} is listed in both {other} and {what}; JAX would divide by it twice"
+                    )));
+                }
+                owner[k] = Some(what);
+                p = p.checked_mul(d[k]).ok_or_else(|| Error::Overflow { shape: shape.to_string() })?;
+            }
+            Ok(p)
+        };
+        let inp = size(&axes.in_axis, "in_axis")?;
+        let out = size(&axes.out_axis, "out_axis")?;
+        size(&axes.batch_axis, "batch_axis")?;
+        let rf = (0..rank)
+            .filter(|&k| owner[k].is_none())
+            .try_fold(1u64, |p, k| p.checked_mul(d[k]))
+            .ok_or_else(|| Error::Overflow { shape: shape.to_string() })?;
+        let overflow = || Error::Overflow { shape: shape.to_string() };
+        Ok(Fans {
+            fan_in: inp.checked_mul(rf).ok_or_else(overflow)?,
+            fan_out: out.checked_mul(rf).ok_or_else(overflow)?,
+            receptive_field: rf,
+        })
+    }
+}
+
 /// Names of the accepted fan modes, for suggestions.
 pub(crate) fn mode_suggestion(s: &str) -> Option<String> {
     closest(s, ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
@@ -241,6 +405,31 @@ mod tests {
         assert!(matches!(Fans::of(&s, Layout::Torch, false), Err(Error::Overflow { .. })));
         let s = Shape::new(vec![0, 1 << 40, 1 << 40]).unwrap();
         assert!(matches!(Fans::of(&s, Layout::Keras, false), Ok(Fans { fan_in: 0, fan_out: 0, .. })));
+    }
+
+    #[test]
+    fn jax_axes() {
+        let of = |d: &[u64], i: Axes, o: Axes, b: Axes| {
+            Fans::of_jax_axes(&Shape::new(d.to_vec()).unwrap(), &JaxAxes { in_axis: i, out_axis: o, batch_axis: b })
+                .map(|f| (f.fan_in, f.fan_out))
+        };
+        let one = |a| Axes::one(a).unwrap();
+        let seq = |a: &[i64]| Axes::seq(a).unwrap();
+        // the defaults are Layout::Jax's fans
+        assert_eq!(of(&[3, 3, 16, 32], one(-2), one(-1), seq(&[])).unwrap(), (144, 288));
+        // DenseGeneral (8, 12, 4, 32) with in (0, 1), out (2, 3)
+        assert_eq!(of(&[8, 12, 4, 32], seq(&[0, 1]), seq(&[2, 3]), seq(&[])).unwrap(), (96, 128));
+        // a stacked weight: batch axis 0 is ignored
+        assert_eq!(of(&[5, 16, 32], one(-2), one(-1), one(0)).unwrap(), (16, 32));
+        assert!(of(&[7], one(-2), one(-1), seq(&[])).is_err());
+        assert!(of(&[3, 5], one(2), one(-1), seq(&[])).is_err());
+        let e = of(&[3, 5], one(0), one(0), seq(&[])).unwrap_err().to_string();
+        assert!(e.contains("both in_axis and out_axis"), "{e}");
+        assert_eq!(JaxAxes::default().in_axis.to_string(), "-2");
+        assert_eq!(seq(&[0, 1]).to_string(), "'0,1'");
+        assert_eq!(seq(&[]).to_string(), "''");
+        assert!(JaxAxes::default().is_default());
+        assert!(Axes::seq(&[0; 9]).is_err());
     }
 
     #[test]

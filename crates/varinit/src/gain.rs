@@ -266,7 +266,7 @@ impl FromStr for Activation {
                 return Activation::with_param(name, None);
             }
             let x =
-                crate::scheme::parse_number(value).ok_or_else(|| Error::InvalidSlope { value: value.to_string() })?;
+                crate::grammar::parse_number(value).ok_or_else(|| Error::InvalidSlope { value: value.to_string() })?;
             Activation::with_param(name, Some(x))
         } else {
             Activation::with_param(s, None)

@@ -26,10 +26,12 @@
 //! ties them together.
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod dtype;
 pub mod error;
 pub mod fan;
 pub mod gain;
+pub(crate) mod grammar;
 pub mod kernels;
 pub mod region;
 pub mod representable;
@@ -40,7 +42,6 @@ pub mod stats;
 pub mod stream;
 pub(crate) mod structured;
 pub mod tensor;
-pub mod theory;
 
 pub use dtype::{DType, Element, Precision};
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use varinit::Activation;
-use varinit::theory::meanfield::{CriticalSearch, MeanFieldPoint, critical};
+use varinit_theory::meanfield::{CriticalSearch, MeanFieldPoint, critical};
 
 use crate::output::{CliError, CliResult, num, print_json};
 

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use serde_json::json;
 use varinit::Activation;
-use varinit::theory::gains::{NumericGain, numeric_gain};
+use varinit_theory::gains::{NumericGain, numeric_gain};
 
 use crate::commands::critical::jnum;
 use crate::commands::gain::Args;

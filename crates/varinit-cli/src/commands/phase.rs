@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 use serde_json::json;
 use varinit::Activation;
-use varinit::theory::meanfield::{CriticalSearch, LengthFixedPoint, MeanField, critical};
+use varinit_theory::meanfield::{CriticalSearch, LengthFixedPoint, MeanField, critical};
 
 use crate::commands::critical::jnum;
 use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};

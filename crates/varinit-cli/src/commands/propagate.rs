@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde_json::json;
-use varinit::theory::propagate::{Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate, trends};
 use varinit::{Activation, Init};
+use varinit_theory::propagate::{Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate, trends};
 
 use crate::commands::critical::jnum;
 use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};
@@ -560,7 +560,7 @@ fn plot(path: &Path, net: &Network, inputs: &str, runs: &[Run], labels: &[String
     let mut fwd = Vec::new();
     let mut bwd = Vec::new();
     for (k, (r, l)) in runs.iter().zip(labels).enumerate() {
-        let pts = |f: &dyn Fn(&varinit::theory::propagate::LayerStats) -> f64| -> Vec<(f64, f64)> {
+        let pts = |f: &dyn Fn(&varinit_theory::propagate::LayerStats) -> f64| -> Vec<(f64, f64)> {
             r.layers.iter().map(|x| (x.layer as f64, f(x))).collect()
         };
         fwd.push(Series { label: Some(l.clone()), color: k, dashed: false, points: pts(&|x| x.second_moment) });

@@ -49,7 +49,7 @@ impl HermiteRule {
     /// weights stay above the underflow threshold).
     ///
     /// ```
-    /// let r = varinit::theory::quadrature::HermiteRule::new(10);
+    /// let r = varinit_theory::quadrature::HermiteRule::new(10);
     /// let m4: f64 = r.nodes.iter().zip(&r.weights).map(|(x, w)| w * x.powi(4)).sum();
     /// assert!((m4 - 3.0).abs() < 1e-13); // E[Z^4] = 3
     /// ```
@@ -148,7 +148,7 @@ impl LegendreRule {
     /// The `n`-point rule (`n >= 1`).
     ///
     /// ```
-    /// let r = varinit::theory::quadrature::LegendreRule::new(5);
+    /// let r = varinit_theory::quadrature::LegendreRule::new(5);
     /// let i: f64 = r.nodes.iter().zip(&r.weights).map(|(x, w)| w * x.powi(8)).sum();
     /// assert!((i - 2.0 / 9.0).abs() < 1e-15);
     /// ```
@@ -210,7 +210,7 @@ fn rules() -> &'static (HermiteRule, LegendreRule) {
 /// `std = 1e-13 max(1, |mean|)`).
 ///
 /// ```
-/// use varinit::theory::quadrature::expect;
+/// use varinit_theory::quadrature::expect;
 /// // E[relu(Z)^2] = 1/2
 /// let v = expect(|x, _z| x.max(0.0).powi(2), 0.0, 1.0, &[0.0]);
 /// assert!((v - 0.5).abs() < 1e-15);

@@ -5,10 +5,10 @@
 //! ([`propagate`]).
 //!
 //! The activations' values and derivatives are methods of
-//! [`crate::Activation`] (`value`, `derivative`, `kinks`), defined in
-//! [`activation`].
+//! [`varinit::Activation`] (`value`, `derivative`, `kinks`), defined in
+//! the core crate's `activation` module.
+#![warn(missing_docs)]
 
-pub mod activation;
 pub mod gains;
 pub mod meanfield;
 pub mod propagate;

@@ -7,11 +7,11 @@ use std::f64::consts::PI;
 use varinit::Activation;
 use varinit::gain::{SELU_ALPHA, SELU_LAMBDA};
 use varinit::special::norm_cdf;
-use varinit::theory::gains::numeric_gain;
-use varinit::theory::meanfield::{
+use varinit_theory::gains::numeric_gain;
+use varinit_theory::meanfield::{
     CriticalSearch, MeanField, Phase, critical, derivative_second_moment, mean, second_moment,
 };
-use varinit::theory::propagate::{Conv, Inputs, Network, WeightInit, simulate};
+use varinit_theory::propagate::{Conv, Inputs, Network, WeightInit, simulate};
 
 fn close(a: f64, b: f64, rel: f64, what: &str) {
     assert!((a - b).abs() <= rel * b.abs() + 1e-15, "{what}: {a} vs {b} (rel {:.2e})", ((a - b) / b).abs());

@@ -17,7 +17,7 @@
 //!   pre-activations, `delta_l = dL/dh_l`, and of the gradient with respect
 //!   to the weights, `dW_l = delta_l^T x_{l-1} / B` (a batch-mean loss);
 //!
-//! next to the mean-field prediction (see [`crate::theory::meanfield`])
+//! next to the mean-field prediction (see [`crate::meanfield`])
 //! computed from the same weight and bias variances: `q_l = sigma_w,l^2
 //! E[phi(sqrt(q_{l-1}) z)^2] + sigma_b,l^2` starting from the inputs'
 //! second moment, `E[delta_l^2] = E[delta_{l+1}^2] (width sigma_w,l+1^2 /
@@ -40,14 +40,14 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, Par as FaerPar};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::fan::Layout;
-use crate::gain::Activation;
-use crate::kernels::Par;
-use crate::scheme::Init;
-use crate::shape::Shape;
-use crate::tensor::TensorInit;
-use crate::theory::meanfield::{derivative_second_moment, second_moment};
+use crate::meanfield::{derivative_second_moment, second_moment};
+use varinit::error::{Error, Result};
+use varinit::fan::Layout;
+use varinit::gain::Activation;
+use varinit::kernels::Par;
+use varinit::scheme::Init;
+use varinit::shape::Shape;
+use varinit::tensor::TensorInit;
 
 /// How the weights of a simulated network are initialised.
 #[derive(Debug, Clone, PartialEq)]

@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use varinit::Activation;
-//! use varinit::theory::meanfield::{MeanField, critical};
+//! use varinit_theory::meanfield::{MeanField, critical};
 //! // ReLU: chi_1 = sigma_w^2 / 2, the edge of chaos is He's sigma_w^2 = 2.
 //! let p = MeanField::new(Activation::Relu, 2.0, 0.0)?.analyze(1.0)?;
 //! assert!((p.chi1 - 1.0).abs() < 1e-14);
@@ -38,9 +38,9 @@
 //! # Ok::<(), varinit::Error>(())
 //! ```
 
-use crate::error::{Error, Result};
-use crate::gain::Activation;
-use crate::theory::quadrature::{expect, expect_refined};
+use crate::quadrature::{expect, expect_refined};
+use varinit::error::{Error, Result};
+use varinit::gain::Activation;
 
 /// `E[phi(sqrt(q) Z)^2]`.
 pub fn second_moment(act: Activation, q: f64) -> f64 {

@@ -12,9 +12,9 @@
 //! - the edge of chaos at `sigma_b = 0`: the `sigma_w` where `chi_1 = 1` at
 //!   the length map's fixed point reached from `q = 1`, and that `q*`.
 
-use crate::error::Result;
-use crate::gain::Activation;
-use crate::theory::meanfield::{CriticalSearch, critical, derivative_second_moment, second_moment};
+use crate::meanfield::{CriticalSearch, critical, derivative_second_moment, second_moment};
+use varinit::error::Result;
+use varinit::gain::Activation;
 
 /// One row of `varinit gain --numeric`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -41,7 +41,7 @@ pub struct NumericGain {
 ///
 /// ```
 /// use varinit::Activation;
-/// let g = varinit::theory::gains::numeric_gain(Activation::Relu)?;
+/// let g = varinit_theory::gains::numeric_gain(Activation::Relu)?;
 /// assert!((g.forward - 2f64.sqrt()).abs() < 1e-14);
 /// assert!((g.edge_of_chaos.unwrap() - 2f64.sqrt()).abs() < 1e-9);
 /// # Ok::<(), varinit::Error>(())
