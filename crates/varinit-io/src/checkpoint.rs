@@ -63,6 +63,11 @@ pub struct WriteOptions<'a> {
     /// the page cache: faster where the disk is slower than generation, as
     /// durable as `save_pretrained` or `torch.save`.
     pub sync: bool,
+    /// Called with (shard index, offset in the shard's data section, bytes)
+    /// on every piece before it is written: a front end overwrites element
+    /// ranges here (a padding row that a model's init sets to a constant
+    /// after drawing it) without a second pass over the file.
+    pub patch: Option<&'a (dyn Fn(usize, u64, &mut [u8]) + Sync)>,
 }
 
 impl Default for WriteOptions<'_> {
@@ -74,6 +79,7 @@ impl Default for WriteOptions<'_> {
             progress: None,
             piece_bytes: PIECE_BYTES,
             sync: true,
+            patch: None,
         }
     }
 }
@@ -467,6 +473,9 @@ pub fn stream_shard(
                     let t = &plan.tensors[shard.tensors[k]];
                     inits_ref[k].as_ref().expect("open tensor").fill_bytes(t.dtype, elem, bytes, Par::Seq)
                 })?;
+                if let Some(p) = opts.patch {
+                    p(s, pos, &mut buf);
+                }
                 pos += len;
                 while first_open < shard.tensors.len() {
                     let t = &plan.tensors[shard.tensors[first_open]];

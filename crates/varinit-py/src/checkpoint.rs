@@ -17,9 +17,8 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use varinit::{DType, Init, Layout, Par, Shape, TensorInit};
 use varinit_io::IoError;
-use varinit_io::atomic::AtomicFile;
 use varinit_io::checkpoint::{self, WriteOptions};
-use varinit_io::plan::{CONFIG_FILE, INDEX_FILE, Plan, Worker};
+use varinit_io::plan::{Plan, Worker};
 use varinit_io::spec::{ModelSpec, TensorSpec};
 
 fn io_err(e: IoError) -> PyErr {
@@ -110,80 +109,41 @@ pub fn write_checkpoint(
     };
     let patches = byte_patches(&plan, &patches)?;
     py.detach(move || -> Result<(Vec<String>, u64), IoError> {
-        checkpoint::prepare_dir(&plan, &out_dir, worker, force)?;
-        let opts = WriteOptions { worker, force, sync, ..Default::default() };
-        let report = if patches.iter().all(Vec::is_empty) {
-            checkpoint::write(&plan, &out_dir, &opts)?
-        } else {
-            write_patched(&plan, &out_dir, &opts, &patches)?
+        // the folder's writer lock is held until the write returns
+        let _prepared = checkpoint::prepare_dir(&plan, &out_dir, worker, force)?;
+        let patch = |s: usize, pos: u64, buf: &mut [u8]| apply_patches(&patches, s, pos, buf);
+        let has_patches = patches.iter().any(|p| !p.is_empty());
+        let opts = WriteOptions {
+            worker,
+            force,
+            sync,
+            patch: if has_patches { Some(&patch) } else { None },
+            ..Default::default()
         };
+        let report = checkpoint::write(&plan, &out_dir, &opts)?;
         let files = report.files.iter().map(|p| p.display().to_string()).collect();
         Ok((files, report.bytes))
     })
     .map_err(io_err)
 }
 
-/// [`checkpoint::write`] with patches applied to the stream.
-fn write_patched(
-    plan: &Plan,
-    dir: &std::path::Path,
-    opts: &WriteOptions,
-    patches: &[Vec<BytePatch>],
-) -> Result<checkpoint::WriteReport, IoError> {
-    let mut report = checkpoint::WriteReport { files: Vec::new(), bytes: 0, removed: Vec::new() };
-    for s in plan.shards_of(opts.worker) {
-        let shard = &plan.shards[s];
-        let mut file = AtomicFile::create(dir.join(&shard.file_name))?;
-        file.set_sync(opts.sync);
-        file.write_all(&shard.header)?;
-        let mine = &patches[s];
-        let mut pos = 0u64;
-        let mut scratch = Vec::new();
-        checkpoint::stream_shard(
-            plan,
-            s,
-            &mut |b: &[u8]| {
-                let end = pos + b.len() as u64;
-                let hits: Vec<&BytePatch> = mine.iter().filter(|p| p.start < end && p.end > pos).collect();
-                if hits.is_empty() {
-                    file.write_all(b)?;
-                } else {
-                    scratch.clear();
-                    scratch.extend_from_slice(b);
-                    for p in hits {
-                        let size = p.elem.len() as u64;
-                        // element-aligned: pieces and patches both start on element boundaries
-                        let from = p.start.max(pos);
-                        let to = p.end.min(end);
-                        let mut at = from;
-                        while at < to {
-                            let k = ((at - p.start) % size) as usize;
-                            let n = ((size as usize - k) as u64).min(to - at) as usize;
-                            let i = (at - pos) as usize;
-                            scratch[i..i + n].copy_from_slice(&p.elem[k..k + n]);
-                            at += n as u64;
-                        }
-                    }
-                    file.write_all(&scratch)?;
-                }
-                pos = end;
-                Ok(())
-            },
-            opts,
-        )?;
-        report.files.push(file.commit()?);
-        report.bytes += shard.file_len();
-    }
-    for (name, bytes) in [(CONFIG_FILE, &plan.config), (INDEX_FILE, &plan.index)] {
-        if let Some(b) = bytes {
-            let mut f = AtomicFile::create(dir.join(name))?;
-            f.set_sync(opts.sync);
-            f.write_all(b)?;
-            report.files.push(f.commit()?);
-            report.bytes += b.len() as u64;
+/// Overwrite the patched element ranges of shard `s`'s piece that starts at
+/// `pos` (offset in the data section). Pieces and patches both start on
+/// element boundaries.
+fn apply_patches(patches: &[Vec<BytePatch>], s: usize, pos: u64, buf: &mut [u8]) {
+    let end = pos + buf.len() as u64;
+    for p in patches[s].iter().filter(|p| p.start < end && p.end > pos) {
+        let size = p.elem.len() as u64;
+        let mut at = p.start.max(pos);
+        let to = p.end.min(end);
+        while at < to {
+            let k = ((at - p.start) % size) as usize;
+            let n = ((size as usize - k) as u64).min(to - at) as usize;
+            let i = (at - pos) as usize;
+            buf[i..i + n].copy_from_slice(&p.elem[k..k + n]);
+            at += n as u64;
         }
     }
-    Ok(report)
 }
 
 /// Register this module's functions (one line in the module init).

@@ -136,6 +136,7 @@ pub fn run(a: Args) -> CliResult {
         progress: Some(&progress),
         piece_bytes: checkpoint::PIECE_BYTES,
         sync: !a.no_sync,
+        patch: None,
     };
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = rayon::ThreadPoolBuilder::new()
