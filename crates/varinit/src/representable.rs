@@ -148,6 +148,6 @@ mod tests {
         // NaN
         assert!(check_representable(&n(f64::NAN, 1.0), DType::F64).is_err());
         let e = check_representable(&n(0.0, 1e6), DType::F16).unwrap_err().to_string();
-        assert!(e.contains("rounds to inf") && e.contains("f16"), "{e}");
+        assert!(e.contains("rounds to -inf") && e.contains("f16"), "{e}");
     }
 }

@@ -153,14 +153,27 @@ pub fn run(a: Args) -> CliResult {
         Err(IoError::Interrupted) => {
             return Err(CliError {
                 code: 130,
-                message: format!("interrupted; removed the unfinished files in {}", dir.display()),
+                message: format!(
+                    "interrupted; removed the unfinished files in {}{}",
+                    dir.display(),
+                    if plan.index.is_some() {
+                        " (it has no index: not a loadable checkpoint until a run completes)"
+                    } else {
+                        ""
+                    }
+                ),
             });
         }
         Err(e) => {
             let e = CliError::from(e);
             return Err(CliError {
                 code: e.code,
-                message: format!("writing {} failed (unfinished files were removed): {}", dir.display(), e.message),
+                message: format!(
+                    "writing {} failed (unfinished files were removed{}): {}",
+                    dir.display(),
+                    if plan.index.is_some() { "; it has no index: not a loadable checkpoint" } else { "" },
+                    e.message
+                ),
             });
         }
     };
