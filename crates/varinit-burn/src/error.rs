@@ -65,7 +65,7 @@ pub enum Error {
     },
     /// Rules that match no parameter of the model (usually a typo in the
     /// glob).
-    #[error("{} match{} no parameter of the model (a typo in the glob?); call allow_unused_rules() if that is intended", list(rules), if rules.len() == 1 { "es" } else { "" })]
+    #[error("{} match{} no parameter of the model (a typo in the glob?); call allow_unused_rules() if that is intended", rules.join(", "), if rules.len() == 1 { "es" } else { "" })]
     UnusedRules {
         /// `rule N "glob"` for each.
         rules: Vec<String>,

@@ -208,11 +208,11 @@ fn both_linear_layouts_get_the_same_layer() {
     let col = r.apply(col).unwrap();
     assert_eq!(col.weight.dims(), [10, 7]);
     assert_eq!(bits(&values(&row.weight)), bits(&values(&col.weight)));
+    // the same layer (the matrix product may sum in another order for the column-major weight)
     let x = Tensor::<2>::ones([3, 10], &d);
-    assert_eq!(
-        bits(&row.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap()),
-        bits(&col.forward(x).into_data().try_to_vec::<f32>().unwrap())
-    );
+    let a = row.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+    let b = col.forward(x).into_data().try_to_vec::<f32>().unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-5 * x.abs().max(1.0)), "{a:?} vs {b:?}");
     // an initialized Col parameter is handled like a lazy one
     let col2 = LinearConfig::new(10, 7).with_layout(LinearLayout::Col).init(&d);
     let _ = col2.weight.val();
@@ -280,7 +280,7 @@ fn journal_records_scheme_and_distribution() {
     assert_eq!((w.module.as_str(), w.shape.as_slice()), ("Linear", &[64, 128][..]));
     assert_eq!(
         w.to_string(),
-        "layers.0.weight [64, 128] kaiming_normal(a=0, mode=fan_in, nonlinearity=relu) ~ N(0, 0.1768^2) (rule 0 \"*.weight\"), drawn as [128, 64] (out, in) and transposed",
+        "layers.0.weight [64, 128] kaiming_normal(a=0, mode=fan_in, nonlinearity=relu) ~ N(0, 0.176777^2) (rule 0 \"*.weight\"), drawn as [128, 64] (out, in) and transposed",
         "{w}"
     );
 }
