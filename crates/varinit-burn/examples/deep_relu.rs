@@ -338,7 +338,7 @@ fn main() -> Result<()> {
         }
     }
     let last = epochs.min(30);
-    let mid = 5.min(epochs);
+    let mid = 5.min(epochs - 1).max(1);
     println!("\n== summary (ln 10 = {:.4}; hidden RMS: last hidden layer at init, measured (predicted);", 10f64.ln());
     println!("   loss@0: test loss at init; loss@k: mean training loss in epoch k; acc: test accuracy)");
     println!(
