@@ -246,7 +246,6 @@ struct Run {
     depth: usize,
     scheme: usize,
     lr: f64,
-    seed: u64,
     hidden_rms: f64,
     first_loss: f64,
     final_loss: f64,
@@ -318,7 +317,6 @@ fn train(data: &Data, depth: usize, scheme: usize, lr: f64, seed: u64, epochs: u
         depth,
         scheme,
         lr,
-        seed,
         hidden_rms: signal.hidden_rms,
         first_loss,
         final_loss,
@@ -440,6 +438,12 @@ fn main() -> Result<()> {
         match a.as_str() {
             "--out" => out = args.next().ok_or("--out needs a file name")?,
             "--fast" => grid = Grid::fast(),
+            // a reduced grid, for a machine that cannot afford the full one (say so when reporting it)
+            "--seeds" => {
+                let k: usize = args.next().ok_or("--seeds needs a number")?.parse()?;
+                grid.seeds.truncate(k.max(1));
+            }
+            "--epochs" => grid.epochs = args.next().ok_or("--epochs needs a number")?.parse::<usize>()?.max(1),
             "-h" | "--help" => {
                 println!("{usage}");
                 return Ok(());

@@ -440,9 +440,12 @@ fn relu_finite_width_noise_is_5_over_n_per_layer() {
 fn predicted_noise_matches_the_spread_over_seeds() {
     // Many seeds of narrow networks: the standard deviation of ln(last/first)
     // over seeds against the prediction. The prediction is a single-input
-    // bound (a batch average varies less while its inputs are not yet
-    // correlated), tight deep in a network: the spread lies between 0.45
-    // and 1.15 times it (24 seeds estimate a sd to about +-15%).
+    // bound (a batch average varies less), so the spread is at most 1.15
+    // times it (24 seeds estimate a sd to about +-15%). For ReLU forward it
+    // is nearly tight, 0.8 to 1.2 times (the inputs' correlation approaches
+    // 1 with depth); where it is loose: backward (independent output
+    // gradients average part of the noise away) and tanh in its chaotic
+    // phase (the inputs decorrelate), down to a third.
     let seeds = 24u64;
     for (act, init, width, depth) in [
         (Activation::Relu, "kaiming_normal", 64usize, 24usize),
@@ -460,8 +463,9 @@ fn predicted_noise_matches_the_spread_over_seeds() {
         let (rf, rb) = (sd(&f) / pf, sd(&b) / pb);
         let what = format!("{act}+{init}, width {width}, depth {depth}");
         eprintln!("{what}: spread/predicted forward {rf:.2}, backward {rb:.2}");
-        assert!((0.45..1.15).contains(&rf), "{what}: forward spread {:.3} vs predicted {pf:.3} ({rf:.2})", sd(&f));
-        assert!((0.45..1.15).contains(&rb), "{what}: backward spread {:.3} vs predicted {pb:.3} ({rb:.2})", sd(&b));
+        let lo = if act == Activation::Relu { 0.8 } else { 0.3 };
+        assert!((lo..1.2).contains(&rf), "{what}: forward spread {:.3} vs predicted {pf:.3} ({rf:.2})", sd(&f));
+        assert!((0.3..1.15).contains(&rb), "{what}: backward spread {:.3} vs predicted {pb:.3} ({rb:.2})", sd(&b));
         // and the mean sits at the mean field plus the finite-width shift, within 3 standard errors
         let mean_f = f.iter().sum::<f64>() / seeds as f64;
         let l = &runs[0].layers;
@@ -497,7 +501,7 @@ fn verdicts_call_noise_noise_and_trends_trends() {
         }
     }
     // A real trend the mean field does not predict: a gain 10% too large
-    // (x1.21 per layer) at width 512 over 30 layers is ~17 sigma away.
+    // (x1.21 per layer) at width 512 over 30 layers is ~10 sigma away.
     let r = simulate(&net(512, 30, 32, 3), Activation::Relu, &scheme("kaiming_normal")).unwrap();
     let mut wrong = r.clone();
     for (k, l) in wrong.layers.iter_mut().enumerate() {
@@ -505,7 +509,7 @@ fn verdicts_call_noise_noise_and_trends_trends() {
     }
     let (f, _) = assess(&wrong);
     assert_eq!(f.verdict, Verdict::BeyondNoise, "{f:?}");
-    assert!(f.z > 10.0, "{f:?}");
+    assert!(f.z > 6.0, "{f:?}");
 }
 
 // Pre-norm residual stacks
@@ -523,10 +527,16 @@ fn residual_stream_grows_linearly_unscaled_and_stays_bounded_scaled() {
         // every block's stream, branch and gradient near the prediction (the
         // gradient sums the finite-width noise of every block above: +-20%)
         for x in &r.layers {
-            close(x.stream, x.predicted_stream, 0.04, &format!("{} stream, block {}", r.scale, x.block));
-            close(x.branch, x.predicted_branch, 0.15, &format!("{} branch, block {}", r.scale, x.block));
+            close(x.stream, x.predicted_stream, 0.08, &format!("{} stream, block {}", r.scale, x.block));
+            // one block's branch carries that block's noise alone: ~(5 + 2) / n relative variance
+            close(x.branch, x.predicted_branch, 0.45, &format!("{} branch, block {}", r.scale, x.block));
             close(x.grad, x.predicted_grad, 0.2, &format!("{} gradient, block {}", r.scale, x.block));
         }
+    }
+    // the branches on average
+    for r in [run(32, "none"), run(32, "1/sqrt(2L)")] {
+        let m = r.layers.iter().map(|x| x.branch / x.predicted_branch).sum::<f64>() / r.layers.len() as f64;
+        close(m, 1.0, 0.05, &format!("{}: mean branch / predicted", r.scale));
     }
     // kaiming + relu: each unscaled branch adds sigma_out^2 E[relu(sqrt(2) z)^2] = 2
     let (a8, a32) = (added(&run(8, "none")), added(&run(32, "none")));
