@@ -36,7 +36,9 @@
 //!   mean and sample standard deviation over the three seeds. "Stalled"
 //!   means the loss stays near ln 10 = 2.3026, the loss of a uniform guess.
 //! - `--fast` (for CI) runs a reduced grid: learning rates 1e-3 and 1e-2,
-//!   seed 2015 only, 3 epochs.
+//!   seed 2015 only, 3 epochs. `--seeds K` and `--epochs E` reduce the grid
+//!   to the first K seeds and E epochs, for machines that cannot afford it
+//!   (a reduced run must say so when it is reported).
 //!
 //! The measured result is in the repository README (section "candle").
 //!
