@@ -11,7 +11,10 @@ use varinit::theory::gains::numeric_gain;
 use varinit::theory::meanfield::{
     CriticalSearch, MeanField, Phase, critical, derivative_second_moment, mean, second_moment,
 };
-use varinit::theory::propagate::{Conv, Inputs, Network, WeightInit, simulate};
+use varinit::theory::propagate::{
+    Conv, DepthScale, Inputs, Network, ResidualNetwork, ResidualRun, Run, Trend, Verdict, WeightInit, assess,
+    depth_doubling_factor, simulate, simulate_residual,
+};
 
 fn close(a: f64, b: f64, rel: f64, what: &str) {
     assert!((a - b).abs() <= rel * b.abs() + 1e-15, "{what}: {a} vs {b} (rel {:.2e})", ((a - b) / b).abs());
@@ -415,7 +418,7 @@ fn convolutions_follow_the_same_mean_field() {
 // Finite width: the noise the verdicts compare against
 
 /// `ln(last / first)` forward and backward of one run.
-fn log_totals(r: &varinit::theory::propagate::Run) -> (f64, f64) {
+fn log_totals(r: &Run) -> (f64, f64) {
     let l = &r.layers;
     let n = l.len() - 1;
     ((l[n].second_moment / l[0].second_moment).ln(), (l[0].grad_second_moment / l[n].grad_second_moment).ln())
@@ -477,7 +480,6 @@ fn predicted_noise_matches_the_spread_over_seeds() {
 
 #[test]
 fn verdicts_call_noise_noise_and_trends_trends() {
-    use varinit::theory::propagate::{Trend, Verdict, assess};
     // Kaiming + ReLU at several widths and seeds: stable within the noise.
     for (width, depth) in [(128usize, 30usize), (512, 20)] {
         for seed in 1..=4 {
@@ -516,13 +518,12 @@ fn verdicts_call_noise_noise_and_trends_trends() {
 
 #[test]
 fn residual_stream_grows_linearly_unscaled_and_stays_bounded_scaled() {
-    use varinit::theory::propagate::{DepthScale, ResidualNetwork, depth_doubling_factor, simulate_residual};
     let init: varinit::Init = "kaiming_normal".parse().unwrap();
     let run = |depth: usize, scale: &str| {
         let net = ResidualNetwork { width: 256, depth, batch: 64, seed: 5 };
         simulate_residual(&net, Activation::Relu, &init, &scale.parse().unwrap()).unwrap()
     };
-    let added = |r: &varinit::theory::propagate::ResidualRun| r.layers.last().unwrap().stream - r.input_second_moment;
+    let added = |r: &ResidualRun| r.layers.last().unwrap().stream - r.input_second_moment;
     for r in [run(8, "none"), run(32, "none"), run(8, "1/sqrt(2L)"), run(32, "1/sqrt(2L)"), run(32, "1/sqrt(2(l+1))")] {
         // every block's stream, branch and gradient near the prediction (the
         // gradient sums the finite-width noise of every block above: +-20%)
@@ -559,7 +560,6 @@ fn residual_stream_grows_linearly_unscaled_and_stays_bounded_scaled() {
 
 #[test]
 fn depth_scales_parse_and_validate() {
-    use varinit::theory::propagate::DepthScale;
     let f = |s: &str, l: usize, big_l: usize| s.parse::<DepthScale>().unwrap().factor(l, big_l);
     assert_eq!(f("none", 3, 9), 1.0);
     assert_eq!(f("1/sqrt(2*L)", 3, 8), 0.25);
