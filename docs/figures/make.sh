@@ -33,3 +33,6 @@ $v phase relu --plot docs/figures/phase-relu.png > /dev/null
 $v phase selu --plot docs/figures/phase-selu.png > /dev/null
 $v phase gelu --plot docs/figures/phase-gelu.png > /dev/null
 $v gain --numeric > docs/figures/gain-numeric.txt
+
+# Pre-norm residual stacks, 50 blocks: unscaled, 1/sqrt(2L) and torchtitan's 1/sqrt(2(l+1)) output projections.
+$v propagate --residual --plot docs/figures/propagate-residual.png > docs/figures/propagate-residual.txt

@@ -166,3 +166,68 @@ fn phase_diagram() {
     assert_eq!(line[0]["sigma_w2"].as_f64(), Some(1.0));
     assert!((line[2]["sigma_w2"].as_f64().unwrap() - 4.2663961061271).abs() < 1e-9);
 }
+
+#[test]
+fn verdicts_know_finite_width() {
+    // The runs of issue 16: 30 layers of 512 units, batch 256, seeds 1-6.
+    // Kaiming + ReLU drifts by finite-width noise only (seed 1: x3.1 over 30
+    // layers, once called "x1.04 per layer"); Xavier + ReLU halves per layer.
+    for seed in 1..=6 {
+        let s = seed.to_string();
+        let text = ok(&["propagate", "-L", "30", "-n", "512", "-a", "relu", "--seed", &s]);
+        let line = |label: &str| text.lines().find(|l| l.trim_start().starts_with(label)).unwrap().to_string();
+        let k = line("kaiming+relu:");
+        assert!(k.contains("kaiming+relu: stable within finite-width noise"), "seed {seed}: {k}");
+        let x = line("xavier+relu:");
+        // "forward variance x0.49 per layer (...); gradients x0.50 per layer (...)"
+        let rate = |what: &str| -> f64 {
+            let rest = &x[x.find(what).unwrap_or_else(|| panic!("seed {seed}: {x}")) + what.len()..];
+            assert!(rest[..rest.find(' ').unwrap()].len() <= 4 && rest.contains(" per layer"), "seed {seed}: {x}");
+            rest[..rest.find(' ').unwrap()].parse().unwrap()
+        };
+        for what in ["forward variance x", "gradients x"] {
+            assert!((0.46..=0.54).contains(&rate(what)), "seed {seed}: {x}");
+        }
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["propagate", "-L", "30", "-n", "512", "-a", "relu", "--seed", "1", "--json"]))
+            .unwrap();
+    let k = &v["runs"][1]["forward_assessment"];
+    assert_eq!(k["verdict"], "stable_within_noise");
+    // 5 (L - 1) / n for ReLU
+    assert!((k["noise_sd"].as_f64().unwrap() - (5.0 * 29.0 / 512.0f64).sqrt()).abs() < 1e-9, "{k}");
+    assert_eq!(v["runs"][0]["forward_assessment"]["verdict"], "as_predicted");
+}
+
+#[test]
+fn residual_stacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = ["propagate", "--residual", "-L", "8", "-n", "64", "-B", "16"];
+    let text = ok(&small);
+    assert!(text.contains("Pre-norm residual stacks: 8 blocks"), "{text}");
+    for (label, shape) in [
+        ("kaiming+relu, s = none:", "linear in depth"),
+        ("kaiming+relu, s = 1/sqrt(2L):", "bounded in depth"),
+        ("kaiming+relu, s = 1/sqrt(2(l+1)):", "sublinear in depth"),
+    ] {
+        let line =
+            text.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{label}\n{text}"));
+        assert!(line.contains(shape), "{line}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&ok(&[&small[..], &["--json", "-a", "tanh"]].concat())).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 3);
+    let last = &v["runs"][0]["blocks"][7];
+    assert!((last["predicted_stream"].as_f64().unwrap() / last["stream"].as_f64().unwrap() - 1.0).abs() < 0.15);
+    let csv = ok(&[&small[..], &["--csv", "--branch-scale", "2/L"]].concat());
+    assert_eq!(csv.lines().count(), 1 + 8);
+    assert!(csv.contains(",2/L,8,0.25,"), "{csv}");
+    let p = dir.path().join("r.png");
+    ok(&[&small[..], &["--plot", p.to_str().unwrap()]].concat());
+    assert!(std::fs::read(&p).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    usage_error(&[&small[..], &["--branch-scale", "1/sqrt(2x)"]].concat(), "unknown name \"x\"");
+    usage_error(&[&small[..], &["--branch-scale", "1/(L-8)"]].concat(), "must be a finite number");
+    usage_error(&[&small[..], &["-i", "lsuv"]].concat(), "lsuv");
+    // --branch-scale belongs to --residual; --residual is for Gaussian inputs and dense blocks
+    assert_eq!(varinit(&["propagate", "--branch-scale", "none"]).status.code(), Some(2));
+    assert_eq!(varinit(&["propagate", "--residual", "--conv", "3"]).status.code(), Some(2));
+}

@@ -40,7 +40,8 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, Par as FaerPar};
 use rayon::prelude::*;
 
-use crate::meanfield::{derivative_second_moment, second_moment};
+use crate::meanfield::{derivative_second_moment, second_moment, second_moment_slope};
+use crate::quadrature::expect;
 use varinit::error::{Error, Result};
 use varinit::fan::Layout;
 use varinit::gain::Activation;
@@ -168,6 +169,23 @@ pub struct Run {
     pub input_second_moment: f64,
     /// Per layer, first to last.
     pub layers: Vec<LayerStats>,
+    /// Finite-width fluctuation of `ln(E[h_L^2] / E[h_1^2])` ([`finite_width_noise`]).
+    pub forward_noise: Fluctuation,
+    /// Finite-width fluctuation of `ln(E[delta_1^2] / E[delta_L^2])`.
+    pub backward_noise: Fluctuation,
+}
+
+/// What finite width does to the logarithm of a signal's change over the
+/// whole depth, `ln(last / first)`: to leading order in `1 / width`, a
+/// random walk around the mean field's value (see [`finite_width_noise`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Fluctuation {
+    /// Standard deviation of `ln(last / first)` over draws of the weights.
+    pub sd: f64,
+    /// `E[ln(last / first)]` minus the mean field's `ln(last / first)`
+    /// (negative: the second moment itself is unbiased, so its logarithm
+    /// is biased down by about half its variance).
+    pub shift: f64,
 }
 
 impl Run {
@@ -607,7 +625,15 @@ pub fn simulate(net: &Network, act: Activation, init: &WeightInit) -> Result<Run
             }
         })
         .collect();
-    Ok(Run { activation: act.to_string(), init: init.label(), input_second_moment, layers })
+    let (forward_noise, backward_noise) = finite_width_noise(act, n, &sw2, &q, &x2_in);
+    Ok(Run {
+        activation: act.to_string(),
+        init: init.label(),
+        input_second_moment,
+        layers,
+        forward_noise,
+        backward_noise,
+    })
 }
 
 /// Dead units, saturated share and variance across the batch (mean over units).
@@ -647,6 +673,185 @@ pub fn simulate_all(net: &Network, pairs: &[(Activation, WeightInit)], par: Par)
         Par::Seq => pairs.iter().map(|(a, i)| simulate(net, *a, i)).collect(),
         Par::Rayon => pairs.par_iter().map(|(a, i)| simulate(net, *a, i)).collect(),
     }
+}
+
+/// The finite-width fluctuations of a plain network's forward and backward
+/// second moments, to leading order in `1 / width` (derivation in
+/// `docs/theory.md`, section "Finite width").
+///
+/// Given the previous layer, the `n = width` pre-activations of one input
+/// are independent Gaussians, so the layer's mean square activation
+/// `S_l = (1/n) sum_j phi(h_j)^2` has relative variance
+/// `v_l = (E[phi^4] / E[phi^2]^2 - 1) / n` at the mean field's `q_l` (5/n
+/// for ReLU). Its logarithm follows `eps_l = a_l eps_(l-1) + xi_l`, where
+/// `a_l = d ln E[phi(h)^2] / d ln S_(l-1)` (1 for ReLU: a random walk; below
+/// 1 where the length map contracts) and `xi_l` has variance `v_l` and mean
+/// `-v_l / 2`. The measured `E[h_l^2]` adds the chi-square noise of the
+/// layer's own sum (`2/n`), correlated with `xi_l`. Backward, each layer
+/// multiplies by `(1/n) sum_i phi'(h_i)^2 g_i^2` with `g = W^T delta`:
+/// relative variance `(3 E[phi'^4] / E[phi'^2]^2 - 1) / n` (5/n for ReLU
+/// again), and `E[phi'^2]` follows the forward fluctuation of `q` where it
+/// depends on `q`.
+///
+/// These are the fluctuations of a single input: an upper bound for the
+/// batch averages the simulation measures (averaging over inputs that are
+/// not perfectly correlated only lowers the variance), tight deep in a
+/// network, where the inputs' correlation approaches 1 and the backward
+/// products become so anisotropic that independent output gradients no
+/// longer average out the weights' noise. Convolutions use `width`
+/// channels as `n` (also a bound). `sw2` (`fan_in Var[W]`) and `q` are per
+/// layer (biases enter through `q`), `x2_in[l]` is the mean field's
+/// `E[x_(l-1)^2]` (the input's measured one for `l = 0`).
+pub fn finite_width_noise(
+    act: Activation,
+    width: usize,
+    sw2: &[f64],
+    q: &[f64],
+    x2_in: &[f64],
+) -> (Fluctuation, Fluctuation) {
+    let depth = q.len();
+    let zero = Fluctuation { sd: 0.0, shift: 0.0 };
+    if depth < 2 || width == 0 {
+        return (zero, zero);
+    }
+    let n = width as f64;
+    let k = act.kinks();
+    let var_eta = 2.0 / n; // ln of a mean of n squared Gaussians
+    // Per layer: a (slope of ln S), b (d ln q / d ln S_prev), v (xi's
+    // variance), c (Cov(xi, eta)), vb (backward variance), d (d ln E[phi'^2] / d ln q).
+    let mut a = vec![0.0; depth];
+    let mut b = vec![0.0; depth];
+    let mut v = vec![0.0; depth];
+    let mut c = vec![0.0; depth];
+    let mut vb = vec![0.0; depth];
+    let mut d = vec![0.0; depth];
+    for l in 0..depth {
+        let ql = q[l];
+        if !(ql.is_finite() && ql > 0.0) {
+            continue;
+        }
+        let s = ql.sqrt();
+        let m2 = second_moment(act, ql);
+        let m4 = expect(|x, _| act.value(x).powi(4), 0.0, s, k);
+        let z2 = expect(|x, z| z * z * act.value(x).powi(2), 0.0, s, k);
+        b[l] = (sw2[l] * x2_in[l] / ql).clamp(0.0, 1.0);
+        if m2 > 0.0 && m2.is_finite() {
+            a[l] = b[l] * ql * second_moment_slope(act, ql) / m2;
+            v[l] = (m4 / (m2 * m2) - 1.0).max(0.0) / n;
+            c[l] = (z2 / m2 - 1.0) / n;
+        }
+        let d2 = derivative_second_moment(act, ql);
+        let d4 = expect(|x, _| act.derivative(x).powi(4), 0.0, s, k);
+        if d2 > 0.0 && d2.is_finite() {
+            vb[l] = (3.0 * d4 / (d2 * d2) - 1.0).max(0.0) / n;
+            let h = 1e-4;
+            let (lo, hi) =
+                (derivative_second_moment(act, ql * (1.0 - h)), derivative_second_moment(act, ql * (1.0 + h)));
+            if lo > 0.0 && hi > 0.0 {
+                d[l] = (hi / lo).ln() / ((1.0 + h) / (1.0 - h)).ln();
+            }
+        }
+    }
+    // Forward: D = ln M_L - ln M_1 = b_L eps_(L-1) + eta_L - eta_1, with
+    // eps_(L-1) = sum_k P(k+1..L-1) xi_k and Cov(eps_(L-1), eta_1) = P(2..L-1) c_1.
+    let last = depth - 1;
+    let (mut var_f, mut shift_f) = (2.0 * var_eta, 0.0);
+    let mut p = 1.0; // prod a_m for m = k+1..L-1 (0-based: k+1..=last-1)
+    for kk in (0..last).rev() {
+        let coef = b[last] * p;
+        var_f += coef * coef * v[kk];
+        shift_f -= coef * v[kk] / 2.0;
+        if kk == 0 {
+            var_f -= 2.0 * coef * c[0];
+        }
+        p *= a[kk];
+    }
+    // Backward: D = sum_(l < L) [zeta_l + d_l (b_l eps_(l-1) + eta_l)]; the
+    // eps part regrouped by the xi_k it contains: C_k = w_(k+1) + a_(k+1) C_(k+1), w = d b.
+    let (mut var_b, mut shift_b) = (0.0, 0.0);
+    let mut ck = 0.0; // C_k for the current k, built from the top
+    for kk in (0..last).rev() {
+        var_b += vb[kk] + d[kk] * d[kk] * var_eta + ck * ck * v[kk] + 2.0 * ck * d[kk] * c[kk];
+        shift_b -= vb[kk] / 2.0 + ck * v[kk] / 2.0 + d[kk] * var_eta / 2.0;
+        ck = d[kk] * b[kk] + a[kk] * ck;
+    }
+    (
+        Fluctuation { sd: var_f.max(0.0).sqrt(), shift: shift_f },
+        Fluctuation { sd: var_b.max(0.0).sqrt(), shift: shift_b },
+    )
+}
+
+/// A measured change larger than this many standard deviations of the
+/// finite-width noise is significant.
+pub const SIGNIFICANCE: f64 = 3.0;
+
+/// How a direction's measured change compares with the mean field and the
+/// finite-width noise around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The mean field predicts no trend (within a factor 2 over the depth)
+    /// and the run is within [`SIGNIFICANCE`] standard deviations of it.
+    StableWithinNoise,
+    /// The run shows the mean field's trend, within the noise.
+    AsPredicted,
+    /// The run differs from the mean field by more than the noise explains.
+    BeyondNoise,
+    /// The signal left the range of `f32` (see [`Trend::OutOfRange`]).
+    OutOfRange,
+}
+
+/// One direction (forward or backward) of a run, judged.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Assessment {
+    /// The measured trend's shape.
+    pub measured: Trend,
+    /// The mean field's trend for the same network.
+    pub predicted: Trend,
+    /// Measured `ln(last / first)` (in the direction of travel).
+    pub log_total: f64,
+    /// Its expected value at this width: the mean field's plus [`Fluctuation::shift`].
+    pub expected_log_total: f64,
+    /// Standard deviation of `ln(last / first)` from finite width.
+    pub noise: f64,
+    /// `(log_total - expected_log_total) / noise`.
+    pub z: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+fn assess_one(values: &[f64], predicted: &[f64], noise: Fluctuation) -> Assessment {
+    let measured = Trend::of(values);
+    let pred = Trend::of(predicted);
+    let ratio = |v: &[f64]| (v[v.len() - 1] / v[0]).ln();
+    let log_total = ratio(values);
+    let expected_log_total = ratio(predicted) + noise.shift;
+    let diff = log_total - expected_log_total;
+    let z = if noise.sd > 0.0 {
+        diff / noise.sd
+    } else if diff == 0.0 {
+        0.0
+    } else {
+        diff.signum() * f64::INFINITY
+    };
+    let verdict = if matches!(measured, Trend::OutOfRange { .. }) {
+        Verdict::OutOfRange
+    } else if z.is_nan() || z.abs() <= SIGNIFICANCE {
+        if pred.is_stable() && !z.is_nan() { Verdict::StableWithinNoise } else { Verdict::AsPredicted }
+    } else {
+        Verdict::BeyondNoise
+    };
+    Assessment { measured, predicted: pred, log_total, expected_log_total, noise: noise.sd, z, verdict }
+}
+
+/// The forward and backward verdicts of a run: each direction's measured
+/// change against the mean field's, in units of the finite-width noise.
+pub fn assess(run: &Run) -> (Assessment, Assessment) {
+    let fwd: Vec<f64> = run.layers.iter().map(|l| l.second_moment).collect();
+    let pf: Vec<f64> = run.layers.iter().map(|l| l.predicted_second_moment).collect();
+    let bwd: Vec<f64> = run.layers.iter().rev().map(|l| l.grad_second_moment).collect();
+    let pb: Vec<f64> = run.layers.iter().rev().map(|l| l.predicted_grad_second_moment).collect();
+    (assess_one(&fwd, &pf, run.forward_noise), assess_one(&bwd, &pb, run.backward_noise))
 }
 
 /// How a signal's second moment changes over depth.
@@ -771,6 +976,498 @@ pub fn predicted_trends(run: &Run) -> (Trend, Trend) {
     let fwd: Vec<f64> = run.layers.iter().map(|l| l.predicted_second_moment).collect();
     let bwd: Vec<f64> = run.layers.iter().rev().map(|l| l.predicted_grad_second_moment).collect();
     (Trend::of(&fwd), Trend::of(&bwd))
+}
+
+// ---------------------------------------------------------------------------
+// Pre-norm residual stacks.
+
+/// How the output projection of every residual branch is scaled: a factor
+/// `s(l, L)` of the 0-based block index `l` and the number of blocks `L`,
+/// written as an expression (`none`, `1/sqrt(2L)`, `1/sqrt(2(l+1))`, `2/L`,
+/// `0.5`, ...: numbers, `l`, `L`, `+ - * /`, `^` or `**`, `sqrt(...)`,
+/// parentheses; a number or `)` followed by a name or `(` multiplies).
+///
+/// ```
+/// use varinit_theory::propagate::DepthScale;
+/// let s: DepthScale = "1/sqrt(2(l+1))".parse()?;
+/// assert_eq!(s.factor(0, 12), 1.0 / 2f64.sqrt());
+/// assert_eq!("1/sqrt(2L)".parse::<DepthScale>()?.factor(5, 8), 0.25);
+/// assert_eq!("none".parse::<DepthScale>()?.factor(5, 8), 1.0);
+/// # Ok::<(), varinit::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthScale {
+    text: String,
+    expr: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Num(f64),
+    Layer,
+    Depth,
+    Neg(Box<Expr>),
+    Bin(char, Box<Expr>, Box<Expr>),
+    Sqrt(Box<Expr>),
+}
+
+impl Expr {
+    fn eval(&self, l: f64, depth: f64) -> f64 {
+        match self {
+            Expr::Num(x) => *x,
+            Expr::Layer => l,
+            Expr::Depth => depth,
+            Expr::Neg(e) => -e.eval(l, depth),
+            Expr::Sqrt(e) => e.eval(l, depth).sqrt(),
+            Expr::Bin(op, a, b) => {
+                let (x, y) = (a.eval(l, depth), b.eval(l, depth));
+                match op {
+                    '+' => x + y,
+                    '-' => x - y,
+                    '*' => x * y,
+                    '/' => x / y,
+                    _ => x.powf(y),
+                }
+            }
+        }
+    }
+}
+
+struct ScaleParser<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl ScaleParser<'_> {
+    fn err(&self, reason: &str) -> Error {
+        usage("branch scale", self.src, &format!("{reason} at character {}", self.pos + 1))
+    }
+    fn skip(&mut self) {
+        while self.src[self.pos..].starts_with(' ') {
+            self.pos += 1;
+        }
+    }
+    fn peek(&mut self) -> Option<char> {
+        self.skip();
+        self.src[self.pos..].chars().next()
+    }
+    fn eat(&mut self, s: &str) -> bool {
+        self.skip();
+        if self.src[self.pos..].starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+    fn expr(&mut self) -> Result<Expr> {
+        let mut e = self.term()?;
+        loop {
+            if self.eat("+") {
+                e = Expr::Bin('+', Box::new(e), Box::new(self.term()?));
+            } else if self.eat("-") {
+                e = Expr::Bin('-', Box::new(e), Box::new(self.term()?));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+    fn term(&mut self) -> Result<Expr> {
+        let mut e = self.unary()?;
+        loop {
+            if self.eat("*") {
+                e = Expr::Bin('*', Box::new(e), Box::new(self.unary()?));
+            } else if self.eat("/") {
+                e = Expr::Bin('/', Box::new(e), Box::new(self.unary()?));
+            } else if matches!(self.peek(), Some(c) if c == '(' || c.is_ascii_alphabetic() || c.is_ascii_digit() || c == '.')
+            {
+                e = Expr::Bin('*', Box::new(e), Box::new(self.power()?));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+    fn unary(&mut self) -> Result<Expr> {
+        if self.eat("-") {
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        self.power()
+    }
+    fn power(&mut self) -> Result<Expr> {
+        let base = self.atom()?;
+        if self.eat("**") || self.eat("^") {
+            return Ok(Expr::Bin('^', Box::new(base), Box::new(self.unary()?)));
+        }
+        Ok(base)
+    }
+    fn atom(&mut self) -> Result<Expr> {
+        match self.peek() {
+            Some('(') => {
+                self.pos += 1;
+                let e = self.expr()?;
+                if !self.eat(")") {
+                    return Err(self.err("expected )"));
+                }
+                Ok(e)
+            }
+            Some(c) if c.is_ascii_digit() || c == '.' => {
+                let rest = &self.src[self.pos..];
+                let mut end = rest.find(|ch: char| !(ch.is_ascii_digit() || ch == '.')).unwrap_or(rest.len());
+                // an exponent: 1e-3
+                let tail = &rest[end..];
+                if (tail.starts_with('e') || tail.starts_with('E')) && tail.len() > 1 {
+                    let t = &tail[1..];
+                    let digits_at = usize::from(t.starts_with('-') || t.starts_with('+'));
+                    if t[digits_at..].starts_with(|ch: char| ch.is_ascii_digit()) {
+                        let more = t[digits_at..].find(|ch: char| !ch.is_ascii_digit()).unwrap_or(t.len() - digits_at);
+                        end += 1 + digits_at + more;
+                    }
+                }
+                let x: f64 = rest[..end].parse().map_err(|_| self.err("not a number"))?;
+                self.pos += end;
+                Ok(Expr::Num(x))
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let rest = &self.src[self.pos..];
+                let end = rest.find(|ch: char| !ch.is_ascii_alphanumeric() && ch != '_').unwrap_or(rest.len());
+                let name = &rest[..end];
+                self.pos += end;
+                match name {
+                    "l" => Ok(Expr::Layer),
+                    "L" => Ok(Expr::Depth),
+                    "sqrt" => {
+                        if !self.eat("(") {
+                            return Err(self.err("expected ( after sqrt"));
+                        }
+                        let e = self.expr()?;
+                        if !self.eat(")") {
+                            return Err(self.err("expected )"));
+                        }
+                        Ok(Expr::Sqrt(Box::new(e)))
+                    }
+                    _ => {
+                        self.pos -= end;
+                        Err(self.err(&format!(
+                            "unknown name {name:?} (use l, the 0-based block index, L, the number of blocks, and sqrt)"
+                        )))
+                    }
+                }
+            }
+            Some(c) => Err(self.err(&format!("unexpected {c:?}"))),
+            None => Err(self.err("unexpected end")),
+        }
+    }
+}
+
+impl std::str::FromStr for DepthScale {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<DepthScale> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("none") {
+            return Ok(DepthScale { text: "none".into(), expr: Expr::Num(1.0) });
+        }
+        let mut p = ScaleParser { src: t, pos: 0 };
+        let expr = p.expr()?;
+        if p.peek().is_some() {
+            return Err(p.err("unexpected text"));
+        }
+        Ok(DepthScale { text: t.to_string(), expr })
+    }
+}
+
+impl DepthScale {
+    /// The factor on block `l`'s (0-based) output projection in a stack of `depth` blocks.
+    pub fn factor(&self, l: usize, depth: usize) -> f64 {
+        self.expr.eval(l as f64, depth as f64)
+    }
+
+    /// The expression as written (`none` for no scaling).
+    pub fn label(&self) -> &str {
+        &self.text
+    }
+
+    /// Check that the factor is finite and non-negative on every block of a `depth`-block stack.
+    pub fn validate(&self, depth: usize) -> Result<()> {
+        for l in 0..depth {
+            let f = self.factor(l, depth);
+            if !(f.is_finite() && f >= 0.0) {
+                return Err(usage(
+                    "branch scale",
+                    &self.text,
+                    &format!("is {f} at block l = {l} of L = {depth}: must be a finite number >= 0"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A pre-norm residual stack: `x_l = x_(l-1) + s(l-1, L) W_out,l phi(W_in,l
+/// rmsnorm(x_(l-1)))`, `L = depth` blocks of `width` units (hidden width
+/// the same), no biases; `rmsnorm(x) = x / sqrt(mean(x^2) + 1e-6)` over the
+/// units of each input, without a learnable scale (its gain is 1 at
+/// initialization). The inputs are `batch` vectors `N(0, 1)` (tensor
+/// `input`); weights are tensors `block{l}.w_in` and `block{l}.w_out`
+/// (1-based `l`, shape `(width, width)`), drawn from the scheme, and
+/// `w_out` multiplied by the depth scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidualNetwork {
+    /// Units of the stream and of the branch's hidden layer (>= 1).
+    pub width: usize,
+    /// Number of blocks (>= 1).
+    pub depth: usize,
+    /// Inputs per batch (>= 1).
+    pub batch: usize,
+    /// Seed of every tensor.
+    pub seed: u64,
+}
+
+/// RMSNorm's epsilon.
+pub const RMS_EPS: f64 = 1e-6;
+
+/// One residual block's measurements and predictions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResidualLayer {
+    /// 1-based block index.
+    pub block: usize,
+    /// The factor on the output projection.
+    pub scale: f64,
+    /// Measured `E[x_l^2]`, the stream after the block.
+    pub stream: f64,
+    /// Predicted `E[x_l^2]`.
+    pub predicted_stream: f64,
+    /// Measured `E[y^2]`, the branch's output.
+    pub branch: f64,
+    /// Predicted `E[y^2]`.
+    pub predicted_branch: f64,
+    /// Measured `E[(dL/dx_(l-1))^2]`, the gradient at the block's input.
+    pub grad: f64,
+    /// Predicted.
+    pub predicted_grad: f64,
+}
+
+/// One simulated residual stack.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResidualRun {
+    /// The activation inside the branch.
+    pub activation: String,
+    /// The weight scheme of both projections.
+    pub init: String,
+    /// The depth scale of the output projections, as written.
+    pub scale: String,
+    /// `E[x_0^2]`.
+    pub input_second_moment: f64,
+    /// `E[(dL/dx_L)^2]`, the output gradient.
+    pub output_grad_second_moment: f64,
+    /// `sigma_in^2 = width E[W_in^2]`.
+    pub sigma_in2: f64,
+    /// `sigma_out^2 = width E[W_out^2]` before the depth scale.
+    pub sigma_out2: f64,
+    /// Per block, first to last.
+    pub layers: Vec<ResidualLayer>,
+}
+
+/// The mean field of a pre-norm residual stack: `(E[x_l^2], E[y_l^2])` for
+/// `l = 1..=depth` and the gradient `E[(dL/dx_(l-1))^2]`, from the input's
+/// and the output gradient's second moments. The branch output is
+/// uncorrelated with the stream at initialization (`W_out` has mean zero),
+/// so variances add: `V_l = V_(l-1) + s_l^2 sigma_out^2 E[phi(sqrt(q) z)^2]`
+/// with `q = sigma_in^2 V_(l-1) / (V_(l-1) + eps)` (the norm makes the
+/// branch's input unit-scale whatever `V`), and backwards `G_(l-1) = G_l
+/// (1 + s_l^2 sigma_out^2 sigma_in^2 E[phi'(sqrt(q) z)^2] (1 - 1/n) /
+/// (V_(l-1) + eps))` (the norm divides the gradient by the stream's RMS and
+/// removes its radial part, 1 of n directions).
+#[allow(clippy::too_many_arguments)]
+pub fn residual_mean_field(
+    act: Activation,
+    width: usize,
+    scales: &[f64],
+    sigma_in2: f64,
+    sigma_out2: f64,
+    v0: f64,
+    g_out: f64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let depth = scales.len();
+    let mut v = Vec::with_capacity(depth);
+    let mut y = Vec::with_capacity(depth);
+    let mut gain = Vec::with_capacity(depth);
+    let mut prev = v0;
+    for &s in scales {
+        let q = sigma_in2 * prev / (prev + RMS_EPS);
+        let beta = s * s * sigma_out2 * second_moment(act, q);
+        gain.push(
+            1.0 + s * s * sigma_out2 * sigma_in2 * derivative_second_moment(act, q) * (1.0 - 1.0 / width as f64)
+                / (prev + RMS_EPS),
+        );
+        y.push(beta);
+        prev += beta;
+        v.push(prev);
+    }
+    let mut g = vec![0.0; depth];
+    let mut cur = g_out;
+    for l in (0..depth).rev() {
+        cur *= gain[l];
+        g[l] = cur;
+    }
+    (v, y, g)
+}
+
+/// Simulate one pre-norm residual stack.
+pub fn simulate_residual(
+    net: &ResidualNetwork,
+    act: Activation,
+    init: &Init,
+    scale: &DepthScale,
+) -> Result<ResidualRun> {
+    let (n, depth, batch) = (net.width, net.depth, net.batch);
+    if n == 0 || depth == 0 || batch == 0 {
+        return Err(usage("width, depth and batch", format!("{n}, {depth}, {batch}"), "must be at least 1"));
+    }
+    let bytes = 4.0 * depth as f64 * (4.0 * batch as f64 * n as f64 + 2.0 * (n * n) as f64);
+    if bytes > MAX_BYTES {
+        return Err(usage(
+            "width",
+            n,
+            &format!("this stack needs about {:.0} GB of memory (at most {:.0} GB)", bytes / 1e9, MAX_BYTES / 1e9),
+        ));
+    }
+    scale.validate(depth)?;
+    let unit = Init::Normal { mean: 0.0, std: 1.0 };
+    let (x0, _) = draw(net.seed, "input", &unit, &[batch, n])?;
+    let input_second_moment = mean_sq(&x0);
+    let scales: Vec<f64> = (0..depth).map(|l| scale.factor(l, depth)).collect();
+    // Forward, keeping what the backward pass needs.
+    let mut x = x0;
+    let (mut w_in, mut w_out) = (Vec::with_capacity(depth), Vec::with_capacity(depth));
+    let (mut normed, mut rms, mut ders) =
+        (Vec::with_capacity(depth), Vec::with_capacity(depth), Vec::with_capacity(depth));
+    let (mut stream, mut branch) = (Vec::with_capacity(depth), Vec::with_capacity(depth));
+    let (mut sin2, mut sout2) = (0.0, 0.0);
+    for l in 1..=depth {
+        let (wi, ei) = draw(net.seed, &format!("block{l}.w_in"), init, &[n, n])?;
+        let (mut wo, eo) = draw(net.seed, &format!("block{l}.w_out"), init, &[n, n])?;
+        if l == 1 {
+            (sin2, sout2) = (n as f64 * ei, n as f64 * eo);
+        }
+        let s = scales[l - 1] as f32;
+        for j in 0..n {
+            for e in wo.col_mut(j).iter_mut() {
+                *e *= s;
+            }
+        }
+        // u = x / rms(x), row by row
+        let mut r = vec![0.0f64; batch];
+        for j in 0..n {
+            for (i, &v) in x.col(j).iter().enumerate() {
+                r[i] += f64::from(v) * f64::from(v);
+            }
+        }
+        for v in &mut r {
+            *v = (*v / n as f64 + RMS_EPS).sqrt();
+        }
+        let u = Mat::<f32>::from_fn(batch, n, |i, j| (f64::from(x[(i, j)]) / r[i]) as f32);
+        let h = linear(&u, &wi, None);
+        let (a, d) = apply(act, &h);
+        let y = linear(&a, &wo, None);
+        branch.push(mean_sq(&y));
+        for j in 0..n {
+            let yc = y.col(j).try_as_col_major().expect("contiguous column").as_slice();
+            let xc = x.col_mut(j).try_as_col_major_mut().expect("contiguous column").as_slice_mut();
+            for (xv, yv) in xc.iter_mut().zip(yc) {
+                *xv += yv;
+            }
+        }
+        stream.push(mean_sq(&x));
+        w_in.push(wi);
+        w_out.push(wo);
+        normed.push(u);
+        rms.push(r);
+        ders.push(d);
+    }
+    // Backward from g ~ N(0, 1) on x_L.
+    let (mut dx, _) = draw(net.seed, "output_grad", &unit, &[batch, n])?;
+    let output_grad_second_moment = mean_sq(&dx);
+    let mut grad = vec![0.0; depth];
+    for l in (0..depth).rev() {
+        // da = dx W_out (the scale is inside W_out), dh = da * phi'(h), du = dh W_in
+        let mut da = Mat::<f32>::zeros(batch, n);
+        matmul(da.as_mut(), Accum::Replace, dx.as_ref(), w_out[l].as_ref(), 1.0f32, FaerPar::Seq);
+        hadamard(&mut da, &ders[l]);
+        let mut du = Mat::<f32>::zeros(batch, n);
+        matmul(du.as_mut(), Accum::Replace, da.as_ref(), w_in[l].as_ref(), 1.0f32, FaerPar::Seq);
+        // rmsnorm backward: dx += (du - u mean(du u)) / rms, row by row
+        let u = &normed[l];
+        let mut dot = vec![0.0f64; batch];
+        for j in 0..n {
+            for (i, (&g, &uv)) in du.col(j).iter().zip(u.col(j).iter()).enumerate() {
+                dot[i] += f64::from(g) * f64::from(uv);
+            }
+        }
+        for j in 0..n {
+            for i in 0..batch {
+                let back = (f64::from(du[(i, j)]) - f64::from(u[(i, j)]) * dot[i] / n as f64) / rms[l][i];
+                dx[(i, j)] += back as f32;
+            }
+        }
+        grad[l] = mean_sq(&dx);
+    }
+    let (pv, py, pg) =
+        residual_mean_field(act, n, &scales, sin2, sout2, input_second_moment, output_grad_second_moment);
+    let layers = (0..depth)
+        .map(|l| ResidualLayer {
+            block: l + 1,
+            scale: scales[l],
+            stream: stream[l],
+            predicted_stream: pv[l],
+            branch: branch[l],
+            predicted_branch: py[l],
+            grad: grad[l],
+            predicted_grad: pg[l],
+        })
+        .collect();
+    Ok(ResidualRun {
+        activation: act.to_string(),
+        init: init.to_string(),
+        scale: scale.label().to_string(),
+        input_second_moment,
+        output_grad_second_moment,
+        sigma_in2: sin2,
+        sigma_out2: sout2,
+        layers,
+    })
+}
+
+/// Simulate every (activation, scheme, depth scale) triple, in parallel
+/// over the triples when `par` is [`Par::Rayon`], in the given order.
+pub fn simulate_residual_all(
+    net: &ResidualNetwork,
+    triples: &[(Activation, Init, DepthScale)],
+    par: Par,
+) -> Result<Vec<ResidualRun>> {
+    match par {
+        Par::Seq => triples.iter().map(|(a, i, s)| simulate_residual(net, *a, i, s)).collect(),
+        Par::Rayon => triples.par_iter().map(|(a, i, s)| simulate_residual(net, *a, i, s)).collect(),
+    }
+}
+
+/// How the added stream variance `V_L - V_0` of the mean field changes when
+/// the depth doubles (the same scheme and scale at `2 depth` blocks): 2 for
+/// variance that grows linearly in depth, 1 for bounded variance.
+pub fn depth_doubling_factor(
+    act: Activation,
+    width: usize,
+    scale: &DepthScale,
+    depth: usize,
+    sigma_in2: f64,
+    sigma_out2: f64,
+    v0: f64,
+) -> f64 {
+    let added = |l_total: usize| {
+        let s: Vec<f64> = (0..l_total).map(|l| scale.factor(l, l_total)).collect();
+        let (v, _, _) = residual_mean_field(act, width, &s, sigma_in2, sigma_out2, v0, 1.0);
+        v.last().copied().unwrap_or(v0) - v0
+    };
+    added(2 * depth) / added(depth)
 }
 
 #[cfg(test)]

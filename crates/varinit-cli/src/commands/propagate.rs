@@ -8,8 +8,11 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde_json::json;
-use varinit::{Activation, Init};
-use varinit_theory::propagate::{Conv, Inputs, Network, Run, Trend, WeightInit, predicted_trends, simulate, trends};
+use varinit::{Activation, Init, Par};
+use varinit_theory::propagate::{
+    Assessment, Conv, DepthScale, Inputs, Network, ResidualLayer, ResidualNetwork, ResidualRun, Run, Trend, Verdict,
+    WeightInit, assess, depth_doubling_factor, simulate, simulate_residual_all, trends,
+};
 
 use crate::commands::critical::jnum;
 use crate::output::{CliError, CliResult, Table, num, print_json, progress_bar};
@@ -27,11 +30,13 @@ pub struct Args {
     #[arg(long, short = 'B', default_value_t = 256)]
     pub batch: usize,
     /// Activations, comma separated or repeated (tanh, relu, leaky_relu(0.2), gelu, selu, ...).
-    #[arg(long = "activation", short = 'a', default_value = "tanh,relu")]
+    /// [default: tanh,relu; with --residual: relu]
+    #[arg(long = "activation", short = 'a')]
     pub activations: Vec<String>,
     /// Weight schemes of the grammar, comma separated or repeated (xavier_normal, kaiming_normal,
     /// orthogonal(gain=relu), normal(std=0.05), ...), or `lsuv`.
-    #[arg(long = "init", short = 'i', default_value = "xavier_normal,kaiming_normal")]
+    /// [default: xavier_normal,kaiming_normal; with --residual: kaiming_normal]
+    #[arg(long = "init", short = 'i')]
     pub inits: Vec<String>,
     /// Bias scheme for every layer (e.g. `normal(std=0.1)`, `zeros`); no biases when omitted.
     #[arg(long)]
@@ -69,6 +74,22 @@ pub struct Args {
     /// Also draw the second moments per layer to FILE.svg or FILE.png.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Pre-norm residual stacks instead of a plain network: --depth blocks x + s(l, L) W_out phi(W_in
+    /// rmsnorm(x)) of --width units, both projections drawn from --init, the output projection scaled by
+    /// each --branch-scale.
+    #[arg(long, conflicts_with_all = ["data", "conv", "image", "bias"])]
+    pub residual: bool,
+    /// With --residual: the factors s(l, L) on the branches' output projections, comma separated:
+    /// `none`, `1/sqrt(2L)` (GPT-2, Megatron, torchtitan without depth_init), `1/sqrt(2(l+1))`
+    /// (torchtitan's depth_init, OLMo's mitchell), or any expression in l (the 0-based block) and L
+    /// (the number of blocks).
+    #[arg(
+        long = "branch-scale",
+        value_name = "EXPR",
+        default_value = "none,1/sqrt(2L),1/sqrt(2(l+1))",
+        requires = "residual"
+    )]
+    pub branch_scales: Vec<String>,
 }
 
 /// Split a list on commas that are not inside parentheses.
@@ -239,52 +260,78 @@ fn trend_text(what: &str, t: &Trend, depth: usize, backward: bool) -> String {
     }
 }
 
-/// One direction's verdict: the measured trend, unless the mean field
-/// predicts stability and the run only drifted by finite-width
-/// fluctuations (a few percent per layer, which shrink as 1/width).
-fn direction_text(what: &str, measured: &Trend, predicted: &Trend, depth: usize, backward: bool) -> Option<String> {
-    if measured.is_stable() {
-        return None;
-    }
-    let per_layer = measured.total().powf(1.0 / (depth.max(2) - 1) as f64);
-    if predicted.is_stable() && per_layer.is_finite() && per_layer.ln().abs() < 0.03 {
-        return Some(format!(
-            "{what} stable in theory; this run drifted x{} over {depth} layers (x{:.3} per layer: finite-width noise)",
-            factor(measured.total()),
-            per_layer
-        ));
-    }
-    Some(trend_text(what, measured, depth, backward))
+/// `+2.1` for a z-score.
+fn sigma(z: f64) -> String {
+    if z.is_finite() { format!("{z:+.1} sigma") } else { "beyond any finite-width noise".into() }
 }
 
-/// The verdict on one run, computed from its measurements.
+/// One direction's verdict, or `None` when it is stable within the noise
+/// (then [`verdict`] says so once for both directions).
+fn direction_text(what: &str, a: &Assessment, depth: usize, backward: bool) -> Option<String> {
+    let total = a.log_total.exp();
+    match a.verdict {
+        Verdict::StableWithinNoise => None,
+        Verdict::AsPredicted | Verdict::OutOfRange => Some(trend_text(what, &a.measured, depth, backward)),
+        Verdict::BeyondNoise => {
+            let text = if a.measured.is_stable() {
+                format!(
+                    "{what} x{} over {depth} layers (x{:.3} per layer)",
+                    factor(total),
+                    total.powf(1.0 / (depth.max(2) - 1) as f64)
+                )
+            } else {
+                trend_text(what, &a.measured, depth, backward)
+            };
+            Some(format!(
+                "{text}, beyond finite-width noise (the mean field predicts x{}; {})",
+                factor((a.expected_log_total).exp()),
+                sigma(a.z)
+            ))
+        }
+    }
+}
+
+/// The verdict on one run, computed from its measurements: each direction
+/// against the mean field, in units of the noise that finite width predicts.
 pub fn verdict(run: &Run, label: &str) -> String {
     let depth = run.layers.len();
-    let (f, b) = trends(run);
-    let (pf, pb) = predicted_trends(run);
+    let (f, b) = assess(run);
+    let stable = |a: &Assessment| a.verdict == Verdict::StableWithinNoise;
     let parts: Vec<String> =
-        [direction_text("forward variance", &f, &pf, depth, false), direction_text("gradients", &b, &pb, depth, true)]
+        [direction_text("forward variance", &f, depth, false), direction_text("gradients", &b, depth, true)]
             .into_iter()
             .flatten()
             .collect();
+    let within = |what: &str, a: &Assessment| format!("{what} x{}, {}", factor(a.log_total.exp()), sigma(a.z));
     if parts.is_empty() {
         return format!(
-            "{label}: stable (forward x{}, gradients x{} over {depth} layers)",
-            factor(f.total()),
-            factor(b.total())
+            "{label}: stable within finite-width noise (forward x{} over {depth} layers, {}; gradients x{}, {})",
+            factor(f.log_total.exp()),
+            sigma(f.z),
+            factor(b.log_total.exp()),
+            sigma(b.z)
         );
     }
     let mut text = parts.join("; ");
-    if f.is_stable() {
-        text.push_str(&format!("; forward variance stable (x{})", factor(f.total())));
+    if stable(&f) {
+        text.push_str(&format!("; forward variance stable within finite-width noise ({})", within("", &f).trim()));
     }
-    if b.is_stable() {
-        text.push_str(&format!("; gradients stable (x{})", factor(b.total())));
+    if stable(&b) {
+        text.push_str(&format!("; gradients stable within finite-width noise ({})", within("", &b).trim()));
     }
     format!("{label}: {text}")
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(mut a: Args) -> CliResult {
+    if a.activations.is_empty() {
+        a.activations = vec![if a.residual { "relu" } else { "tanh,relu" }.to_string()];
+    }
+    if a.inits.is_empty() {
+        a.inits = vec![if a.residual { "kaiming_normal" } else { "xavier_normal,kaiming_normal" }.to_string()];
+    }
+    if a.residual {
+        return run_residual(&a);
+    }
     let acts: Vec<Activation> =
         split_list(&a.activations).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
     let init_strs = split_list(&a.inits);
@@ -402,9 +449,13 @@ pub fn run(a: Args) -> CliResult {
             .zip(&verdicts)
             .map(|((r, l), v)| {
                 let (f, b) = trends(r);
+                let (af, ab) = assess(r);
+                let judged = |a: &Assessment| json!({"verdict": a.verdict, "log_total": jnum(a.log_total),
+                    "expected_log_total": jnum(a.expected_log_total), "noise_sd": jnum(a.noise), "z": jnum(a.z)});
                 json!({"label": l, "activation": r.activation, "init": r.init,
                        "input_second_moment": r.input_second_moment,
                        "forward": f, "backward": b, "verdict": v,
+                       "forward_assessment": judged(&af), "backward_assessment": judged(&ab),
                        "layers": r.layers.iter().map(|s| json!({
                            "layer": s.layer, "fan_in": s.fan_in, "sigma_w2": jnum(s.sigma_w2), "sigma_b2": jnum(s.sigma_b2),
                            "second_moment": jnum(s.second_moment), "predicted_second_moment": jnum(s.predicted_second_moment),
@@ -591,6 +642,216 @@ fn plot(path: &Path, net: &Network, inputs: &str, runs: &[Run], labels: &[String
                 caption: "backward: gradient dL/dh".into(),
                 x_label: "layer".into(),
                 y_label: "E[(dL/dh)²]  (log scale)".into(),
+                series: bwd,
+            },
+        ],
+    };
+    render(path, (1400, 620), &fig)
+}
+
+/// `varinit propagate --residual`.
+fn run_residual(a: &Args) -> CliResult {
+    let acts: Vec<Activation> =
+        split_list(&a.activations).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+    let init_strs = split_list(&a.inits);
+    if init_strs.iter().any(|s| s.eq_ignore_ascii_case("lsuv")) {
+        return Err(CliError::usage("--residual: lsuv is for plain networks; use a scheme of the grammar"));
+    }
+    let inits: Vec<Init> = init_strs.iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+    let scales: Vec<DepthScale> =
+        split_list(&a.branch_scales).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+    if acts.is_empty() || inits.is_empty() || scales.is_empty() {
+        return Err(CliError::usage("--activation, --init and --branch-scale need at least one value each"));
+    }
+    for s in &scales {
+        s.validate(a.depth)?;
+    }
+    if let Some(p) = &a.plot {
+        format_of(p)?;
+    }
+    if a.every == Some(0) {
+        return Err(CliError::usage("--every 0: must be at least 1"));
+    }
+    let net = ResidualNetwork { width: a.width, depth: a.depth, batch: a.batch, seed: a.seed };
+    let labels_init = short_labels(&init_strs);
+    let mut triples = Vec::new();
+    let mut labels = Vec::new();
+    for (i, li) in inits.iter().zip(&labels_init) {
+        for &x in &acts {
+            for s in &scales {
+                triples.push((x, i.clone(), s.clone()));
+                labels.push(format!("{li}+{x}, s = {}", s.label()));
+            }
+        }
+    }
+    let start = Instant::now();
+    let runs = simulate_residual_all(&net, &triples, Par::Rayon)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let verdicts: Vec<String> = runs
+        .iter()
+        .zip(&triples)
+        .zip(&labels)
+        .map(|((r, (act, _, s)), l)| residual_verdict(r, *act, s, a.width, l))
+        .collect();
+    if let Some(p) = &a.plot {
+        residual_plot(p, &net, &runs, &labels)?;
+    }
+    if a.json {
+        let runs_json: Vec<_> = runs
+            .iter()
+            .zip(&labels)
+            .zip(&verdicts)
+            .map(|((r, l), v)| {
+                json!({"label": l, "activation": r.activation, "init": r.init, "branch_scale": r.scale,
+                       "input_second_moment": r.input_second_moment,
+                       "output_grad_second_moment": r.output_grad_second_moment,
+                       "sigma_in2": r.sigma_in2, "sigma_out2": r.sigma_out2, "verdict": v,
+                       "blocks": r.layers.iter().map(|x| json!({
+                           "block": x.block, "scale": jnum(x.scale),
+                           "stream": jnum(x.stream), "predicted_stream": jnum(x.predicted_stream),
+                           "branch": jnum(x.branch), "predicted_branch": jnum(x.predicted_branch),
+                           "grad": jnum(x.grad), "predicted_grad": jnum(x.predicted_grad),
+                       })).collect::<Vec<_>>()})
+            })
+            .collect();
+        return print_json(&json!({
+            "network": {"residual": true, "blocks": a.depth, "width": a.width, "batch": a.batch, "seed": a.seed,
+                        "inputs": format!("{} inputs ~ N(0, 1) of dimension {}", a.batch, a.width)},
+            "runs": runs_json,
+            "seconds": elapsed,
+            "plot": a.plot.as_ref().map(|p| p.display().to_string()),
+        }));
+    }
+    if a.csv {
+        let mut s = String::from(
+            "label,activation,init,branch_scale,block,scale,stream,predicted_stream,branch,predicted_branch,grad,predicted_grad\n",
+        );
+        for (r, l) in runs.iter().zip(&labels) {
+            for x in &r.layers {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{},{},{},{},{},{}",
+                    csv_field(l),
+                    csv_field(&r.activation),
+                    csv_field(&r.init),
+                    csv_field(&r.scale),
+                    x.block,
+                    x.scale,
+                    x.stream,
+                    x.predicted_stream,
+                    x.branch,
+                    x.predicted_branch,
+                    x.grad,
+                    x.predicted_grad
+                );
+            }
+        }
+        print!("{s}");
+        return Ok(());
+    }
+    let every = a.every.unwrap_or((a.depth / 10).max(1));
+    println!(
+        "Pre-norm residual stacks: {} blocks x_l = x_(l-1) + s(l-1, L) W_out phi(W_in rmsnorm(x_(l-1))) of {} units, \
+         {} inputs ~ N(0, 1), no biases, seed {}.",
+        a.depth, a.width, a.batch, a.seed
+    );
+    println!(
+        "Stream: E[x^2] after each block; branch: E[y^2] of its output; gradient: E[(dL/dx)^2] at the block's input."
+    );
+    println!(
+        "'theory' columns: variances add, V_l = V_(l-1) + s^2 sigma_out^2 E[phi(sqrt(sigma_in^2) z)^2]. Measured in {elapsed:.2} s."
+    );
+    for (r, l) in runs.iter().zip(&labels) {
+        println!();
+        println!("== {l}   (sigma_in^2 = {}, sigma_out^2 = {} before the scale)", num(r.sigma_in2), num(r.sigma_out2));
+        let mut t = Table::new(vec!["block", "s", "E[x^2]", "theory", "E[y^2]", "theory", "E[dx^2]", "theory"]);
+        for x in &r.layers {
+            if x.block != 1 && x.block % every != 0 && x.block != r.layers.len() {
+                continue;
+            }
+            t.row(vec![
+                x.block.to_string(),
+                factor(x.scale),
+                num(x.stream),
+                num(x.predicted_stream),
+                num(x.branch),
+                num(x.predicted_branch),
+                num(x.grad),
+                num(x.predicted_grad),
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    println!();
+    println!("Verdict (from this run):");
+    for v in &verdicts {
+        println!("  {v}");
+    }
+    if let Some(p) = &a.plot {
+        println!("plot written to {}", p.display());
+    }
+    Ok(())
+}
+
+/// How the stream grew, next to the mean field, and how that growth depends on depth.
+fn residual_verdict(r: &ResidualRun, act: Activation, scale: &DepthScale, width: usize, label: &str) -> String {
+    let depth = r.layers.len();
+    let last = &r.layers[depth - 1];
+    let v0 = r.input_second_moment;
+    let k = depth_doubling_factor(act, width, scale, depth, r.sigma_in2, r.sigma_out2, v0);
+    let shape = if k >= 1.9 {
+        "linear in depth".to_string()
+    } else if k <= 1.05 {
+        "bounded in depth".to_string()
+    } else {
+        format!("sublinear in depth (x{k:.2} when the depth doubles)")
+    };
+    let added = last.stream - v0;
+    let predicted_added = last.predicted_stream - v0;
+    format!(
+        "{label}: stream E[x^2] {} -> {} after {depth} blocks (theory {}; added {} vs {}, {:+.1}%): {shape}; \
+         gradient at the input x{} of the output's (theory x{})",
+        factor(v0),
+        factor(last.stream),
+        factor(last.predicted_stream),
+        factor(added),
+        factor(predicted_added),
+        100.0 * (added / predicted_added - 1.0),
+        factor(r.layers[0].grad / r.output_grad_second_moment),
+        factor(r.layers[0].predicted_grad / r.output_grad_second_moment),
+    )
+}
+
+fn residual_plot(path: &Path, net: &ResidualNetwork, runs: &[ResidualRun], labels: &[String]) -> Result<(), CliError> {
+    let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
+    for (k, (r, l)) in runs.iter().zip(labels).enumerate() {
+        let pts = |f: &dyn Fn(&ResidualLayer) -> f64| -> Vec<(f64, f64)> {
+            r.layers.iter().map(|x| (x.block as f64, f(x))).collect()
+        };
+        fwd.push(Series { label: Some(l.clone()), color: k, dashed: false, points: pts(&|x| x.stream) });
+        fwd.push(Series { label: None, color: k, dashed: true, points: pts(&|x| x.predicted_stream) });
+        bwd.push(Series { label: Some(l.clone()), color: k, dashed: false, points: pts(&|x| x.grad) });
+        bwd.push(Series { label: None, color: k, dashed: true, points: pts(&|x| x.predicted_grad) });
+    }
+    let theory = Series { label: Some("theory (dashed)".into()), color: 6, dashed: true, points: Vec::new() };
+    fwd.push(theory.clone());
+    bwd.push(theory);
+    let fig = Panels {
+        title: format!(
+            "Pre-norm residual stack, {} blocks of {} units, batch {}: measured (solid) vs theory (dashed)",
+            net.depth, net.width, net.batch
+        ),
+        panels: vec![
+            Panel {
+                caption: "forward: residual stream".into(),
+                x_label: "block".into(),
+                y_label: "E[x²]  (log scale)".into(),
+                series: fwd,
+            },
+            Panel {
+                caption: "backward: gradient at the block's input".into(),
+                x_label: "block".into(),
+                y_label: "E[(dL/dx)²]  (log scale)".into(),
                 series: bwd,
             },
         ],
