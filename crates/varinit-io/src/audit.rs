@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use varinit::provenance::Provenance;
 use varinit::stats::{Summary, ks_statistic_sorted, rounding_cell_for};
 use varinit::{DType, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
@@ -241,15 +242,21 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
     let mut tensors = Vec::new();
     for f in &files {
         let fname = file_name(f.path());
-        let layout: Layout =
-            f.header.metadata.get("varinit.layout").and_then(|l| l.parse().ok()).unwrap_or(Layout::Torch);
-        let seed: Option<u64> = f.header.metadata.get("varinit.seed").and_then(|s| s.parse().ok());
+        let provenance = match Provenance::from_metadata(&f.header.metadata) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("{fname}: {e}"));
+                None
+            }
+        };
+        let options = provenance.as_ref().map_or(Layout::Torch.into(), Provenance::resolve_options);
+        let seed = provenance.as_ref().map(|p| p.seed);
         for t in &f.header.tensors {
             let expected = match (&spec_map, opts.spec) {
                 (Some(m), Some(spec)) => match m.get(t.name.as_str()) {
                     Some(ts) => Some(Expected {
                         init: ts.init.clone(),
-                        layout: spec.layout,
+                        options: spec.layout.into(),
                         seed: Some(spec.seed),
                         source: "spec",
                         shape: Some(ts.shape.dims().to_vec()),
@@ -259,9 +266,9 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
                         None
                     }
                 },
-                _ => match f.header.metadata.get(&format!("varinit.scheme.{}", t.name)) {
-                    Some(s) => match s.parse::<Init>() {
-                        Ok(init) => Some(Expected { init, layout, seed, source: "metadata", shape: None }),
+                _ => match provenance.as_ref().and_then(|p| p.scheme(&t.name)) {
+                    Some(s) => match s {
+                        Ok(init) => Some(Expected { init, options, seed, source: "metadata", shape: None }),
                         Err(e) => {
                             problems.push(format!("{fname}: metadata scheme of {:?} does not parse: {e}", t.name));
                             None
@@ -284,7 +291,7 @@ fn file_name(p: &Path) -> String {
 
 struct Expected {
     init: Init,
-    layout: Layout,
+    options: ResolveOptions,
     seed: Option<u64>,
     source: &'static str,
     shape: Option<Vec<u64>>,
@@ -345,12 +352,12 @@ fn audit_tensor(
     // resident memory stays at about one window whatever the tensor's size.
     let resolved = expected.and_then(|e| {
         let shape = Shape::new(t.shape.clone()).ok()?;
-        e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }).ok().map(|r| (r, shape))
+        e.init.resolve(&shape, e.options).ok().map(|r| (r, shape))
     });
     let wants_ks = resolved.as_ref().is_some_and(|(r, _)| r.cdf(0.0).is_some() && is_iid(r));
     let regen = match (exact, expected, &resolved) {
         (true, Some(e), Some((_, shape))) => match e.seed {
-            Some(seed) => Some(TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.layout.into())?),
+            Some(seed) => Some(TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.options)?),
             None => {
                 rep.notes.push("no seed known: not regenerated".into());
                 None
@@ -405,7 +412,7 @@ fn audit_tensor(
         match &resolved {
             None => {
                 let shape = Shape::new(t.shape.clone())?;
-                if let Err(err) = e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {
+                if let Err(err) = e.init.resolve(&shape, e.options) {
                     fail.push(format!("scheme {} does not fit the shape: {err}", e.init));
                 }
             }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use varinit::provenance::Provenance;
 use varinit::{DType, TensorInit};
 
 use crate::safetensors::{Entry, header};
@@ -147,7 +148,7 @@ impl Plan {
                 t.shard = s;
                 t.offset = off;
                 off += t.byte_len;
-                meta.insert(format!("varinit.scheme.{}", t.init.name()), t.init.init().to_string());
+                meta.set_scheme(t.init.name(), t.init.init());
                 entries.push(Entry {
                     name: t.init.name().to_string(),
                     dtype: t.dtype,
@@ -156,7 +157,7 @@ impl Plan {
             }
             let file_name =
                 if n == 1 { SINGLE_FILE.to_string() } else { format!("model-{:05}-of-{:05}.safetensors", s + 1, n) };
-            let header = header(&entries, &meta)?;
+            let header = header(&entries, &meta.to_metadata())?;
             shards.push(Shard { file_name, tensors: members, header, data_len: off });
         }
         let index = (n > 1).then(|| index_json(&tensors, &shards, total));
@@ -194,15 +195,10 @@ impl Plan {
     }
 }
 
-fn base_metadata(spec: &ModelSpec) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("varinit.version".to_string(), varinit::VERSION.to_string()),
-        ("varinit.stream_version".to_string(), varinit::STREAM_VERSION.to_string()),
-        ("varinit.seed".to_string(), spec.seed.to_string()),
-        ("varinit.layout".to_string(), spec.layout.name().to_string()),
-        ("varinit.source".to_string(), spec.source.clone()),
-    ])
+fn base_metadata(spec: &ModelSpec) -> Provenance {
+    let mut p = Provenance::new(spec.seed, Some(spec.layout));
+    p.source = Some(spec.source.clone());
+    p
 }
 
 /// The index as transformers 5.24 writes it: sorted keys, two-space indent,

@@ -33,6 +33,8 @@ pub mod fan;
 pub mod gain;
 pub(crate) mod grammar;
 pub mod kernels;
+pub mod provenance;
+pub mod rules;
 pub mod scheme;
 pub mod shape;
 pub mod special;
