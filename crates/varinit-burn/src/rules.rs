@@ -6,39 +6,26 @@
 //! alternatives, `\` escapes. Ordered rule lists (first match wins) are
 //! built on top of this in [`crate::Reinit`].
 //!
-//! This wraps globset exactly as varinit-candle does today, so that the
-//! same glob means the same thing in both integrations. When the core's
-//! `varinit::rules` module exists, only [`Glob::new`] changes.
-
-use globset::{GlobBuilder, GlobMatcher};
+//! The matching itself is the core's one glob matcher, [`varinit::rules::Glob`].
 
 /// A compiled glob on a parameter path.
 #[derive(Debug, Clone)]
-pub(crate) struct Glob {
-    text: String,
-    matcher: GlobMatcher,
-}
+pub(crate) struct Glob(varinit::rules::Glob);
 
 impl Glob {
     /// Compile `glob`; the error is the reason it does not parse.
     pub(crate) fn new(glob: &str) -> Result<Glob, String> {
-        let matcher = GlobBuilder::new(glob)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| e.kind().to_string())?
-            .compile_matcher();
-        Ok(Glob { text: glob.to_string(), matcher })
+        varinit::rules::Glob::new(glob).map(Glob).map_err(|e| e.to_string())
     }
 
     /// Whether `path` matches.
     pub(crate) fn is_match(&self, path: &str) -> bool {
-        self.matcher.is_match(path)
+        self.0.is_match(path)
     }
 
     /// The glob as written.
     pub(crate) fn as_str(&self) -> &str {
-        &self.text
+        self.0.as_str()
     }
 }
 

@@ -7,31 +7,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{VarBuilder, VarMap};
-use globset::{GlobBuilder, GlobMatcher};
+use varinit::rules::{Glob, Rule, RuleScheme, Rules};
 use varinit::{Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
 use crate::error::{Error, Result};
 use crate::hint::scheme_for_hint;
 
 /// The rule scheme that means "follow candle's hint".
-pub const HINT: &str = "hint";
+pub const HINT: &str = varinit::rules::HINT;
 
-#[derive(Debug, Clone)]
-struct Rule {
-    glob: String,
-    scheme: String,
-    /// `None` for [`HINT`].
-    init: Option<Init>,
-    matcher: GlobMatcher,
-}
-
-fn glob_matcher(index: usize, glob: &str) -> Result<GlobMatcher> {
-    GlobBuilder::new(glob)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| Error::Glob { index, glob: glob.to_string(), message: e.kind().to_string() })
+fn glob_matcher(index: usize, glob: &str) -> Result<Glob> {
+    Glob::new(glob).map_err(|e| {
+        let message = match e {
+            varinit::Error::BadGlob { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        Error::Glob { index, glob: glob.to_string(), message }
+    })
 }
 
 /// Where a variable's scheme came from.
@@ -160,8 +152,8 @@ impl Journal {
 #[derive(Clone)]
 pub struct VarinitBackend {
     seed: u64,
-    rules: Vec<Rule>,
-    transposed: Vec<GlobMatcher>,
+    rules: Rules,
+    transposed: Vec<Glob>,
     par: Par,
     varmap: Option<VarMap>,
     journal: Journal,
@@ -171,8 +163,8 @@ impl fmt::Debug for VarinitBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VarinitBackend")
             .field("seed", &self.seed)
-            .field("rules", &self.rules.iter().map(|r| (&r.glob, &r.scheme)).collect::<Vec<_>>())
-            .field("transposed", &self.transposed.iter().map(|m| m.glob().glob()).collect::<Vec<_>>())
+            .field("rules", &self.rules.iter().map(|r| (r.glob().as_str(), r.scheme_text())).collect::<Vec<_>>())
+            .field("transposed", &self.transposed.iter().map(Glob::as_str).collect::<Vec<_>>())
             .field("par", &self.par)
             .field("trainable", &self.varmap.is_some())
             .finish()
@@ -184,7 +176,7 @@ impl VarinitBackend {
     pub fn new(seed: u64) -> Self {
         VarinitBackend {
             seed,
-            rules: Vec::new(),
+            rules: Rules::new(),
             transposed: Vec::new(),
             par: Par::Rayon,
             varmap: None,
@@ -198,9 +190,9 @@ impl VarinitBackend {
     /// or the scheme.
     pub fn rule(mut self, glob: &str, scheme: &str) -> Result<Self> {
         let index = self.rules.len();
-        let matcher = glob_matcher(index, glob)?;
-        let init = if scheme.trim().eq_ignore_ascii_case(HINT) {
-            None
+        let compiled = glob_matcher(index, glob)?;
+        let parsed = if scheme.trim().eq_ignore_ascii_case(HINT) {
+            RuleScheme::Hint
         } else {
             let init: Init = scheme.parse().map_err(|source| Error::RuleScheme {
                 index,
@@ -208,9 +200,9 @@ impl VarinitBackend {
                 scheme: scheme.to_string(),
                 source: Box::new(source),
             })?;
-            Some(init)
+            RuleScheme::Init(init)
         };
-        self.rules.push(Rule { glob: glob.to_string(), scheme: scheme.to_string(), init, matcher });
+        self.rules.push_rule(Rule::from_parts(compiled, parsed));
         Ok(self)
     }
 
@@ -272,12 +264,12 @@ impl VarinitBackend {
         })?;
         let transposed = self.transposed.iter().any(|m| m.is_match(path));
         let options = ResolveOptions { layout: Layout::Torch, transposed };
-        let rule = self.rules.iter().enumerate().find(|(_, r)| r.matcher.is_match(path));
-        let (origin, init) = match rule {
-            Some((index, Rule { glob, init: Some(init), .. })) => {
-                (Origin::Rule { index, glob: glob.clone() }, init.clone())
-            }
-            _ => (Origin::Hint(hint), scheme_for_hint(hint, dims)?),
+        let (origin, init) = match self.rules.find(path) {
+            Some((index, rule)) => match rule.scheme() {
+                RuleScheme::Init(init) => (Origin::Rule { index, glob: rule.glob().to_string() }, init.clone()),
+                _ => (Origin::Hint(hint), scheme_for_hint(hint, dims)?),
+            },
+            None => (Origin::Hint(hint), scheme_for_hint(hint, dims)?),
         };
         let resolved = init.resolve(&shape, options).map_err(|source| Error::Variable {
             path: path.to_string(),

@@ -121,6 +121,14 @@ impl Checkpoint {
         &self.metadata
     }
 
+    /// How the file's tensors were made (seed, layout, scheme per tensor),
+    /// read from its `varinit.*` metadata: `Ok(None)` for a file varinit
+    /// did not write, an error for metadata that does not parse.
+    pub fn provenance(&self) -> Result<Option<varinit::provenance::Provenance>> {
+        varinit::provenance::Provenance::from_metadata(&self.metadata)
+            .map_err(|e| Error::Checkpoint { file: self.file.clone(), message: e.to_string() })
+    }
+
     /// The shape of tensor `name`, if the file has it.
     pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
         self.st.get(name).ok().map(|v| v.shape().to_vec())

@@ -22,7 +22,7 @@ pub enum Error {
         index: usize,
         /// The glob as written.
         glob: String,
-        /// What globset said.
+        /// What is wrong with it.
         message: String,
     },
     /// A rule's scheme string does not parse or validate.

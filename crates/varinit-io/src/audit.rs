@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use varinit::provenance::Provenance;
 use varinit::stats::{Summary, ks_statistic_sorted, rounding_cell_for};
 use varinit::{DType, Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
@@ -411,16 +412,22 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
             return Err(IoError::Malformed { path: p.clone(), message: "the file changed while being audited".into() });
         }
         let fname = file_name(f.path());
-        let layout: Layout =
-            f.header.metadata.get("varinit.layout").and_then(|l| l.parse().ok()).unwrap_or(Layout::Torch);
-        let seed: Option<u64> = f.header.metadata.get(crate::run::SEED_KEY).and_then(|s| s.parse().ok());
+        let provenance = match Provenance::from_metadata(&f.header.metadata) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("{fname}: {e}"));
+                None
+            }
+        };
+        let options = provenance.as_ref().map_or(Layout::Torch.into(), Provenance::resolve_options);
+        let seed = provenance.as_ref().map(|p| p.seed);
         for t in &f.header.tensors {
             let mut scheme_problem = None;
             let expected = match (&spec_map, opts.spec) {
                 (Some(m), Some(spec)) => match m.get(t.name.as_str()) {
                     Some(ts) => Some(Expected {
                         init: ts.init.clone(),
-                        layout: spec.layout,
+                        options: spec.layout.into(),
                         seed: Some(spec.seed),
                         source: "spec",
                         shape: Some(ts.shape.dims().to_vec()),
@@ -430,7 +437,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
                         None
                     }
                 },
-                _ => match f.header.metadata.get(&format!("varinit.scheme.{}", t.name)) {
+                _ => match provenance.as_ref().and_then(|p| p.schemes.get(&t.name)) {
                     Some(s) if s.len() > crate::limits::MAX_SCHEME_BYTES => {
                         scheme_problem = Some(format!(
                             "{fname}: the metadata scheme of {:?} is {} bytes long, over the {}-byte limit: not parsed",
@@ -441,7 +448,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditReport> {
                         None
                     }
                     Some(s) => match s.parse::<Init>() {
-                        Ok(init) => Some(Expected { init, layout, seed, source: "metadata", shape: None }),
+                        Ok(init) => Some(Expected { init, options, seed, source: "metadata", shape: None }),
                         Err(e) => {
                             scheme_problem =
                                 Some(format!("{fname}: the metadata scheme of {:?} does not parse: {e}", t.name));
@@ -472,7 +479,7 @@ fn file_name(p: &Path) -> String {
 
 struct Expected {
     init: Init,
-    layout: Layout,
+    options: ResolveOptions,
     seed: Option<u64>,
     source: &'static str,
     shape: Option<Vec<u64>>,
@@ -532,12 +539,12 @@ fn audit_tensor(
     // window whatever the tensor's size.
     let resolved = expected.and_then(|e| {
         let shape = Shape::new(t.shape.clone()).ok()?;
-        e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }).ok().map(|r| (r, shape))
+        e.init.resolve(&shape, e.options).ok().map(|r| (r, shape))
     });
     let wants_ks = resolved.as_ref().is_some_and(|(r, _)| r.cdf(0.0).is_some() && is_iid(r));
     let regen = match (exact, expected, &resolved) {
         (true, Some(e), Some((_, shape))) => match e.seed {
-            Some(seed) => match TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.layout.into()) {
+            Some(seed) => match TensorInit::new(seed, &t.name, &e.init, shape.clone(), e.options) {
                 Ok(ti) => Some(ti),
                 Err(err) => {
                     rep.status = Status::Fail;
@@ -611,7 +618,7 @@ fn audit_tensor(
         match &resolved {
             None => match Shape::new(t.shape.clone()) {
                 Ok(shape) => {
-                    if let Err(err) = e.init.resolve(&shape, ResolveOptions { layout: e.layout, transposed: false }) {
+                    if let Err(err) = e.init.resolve(&shape, e.options) {
                         fail.push(format!("scheme {} does not fit the shape: {err}", e.init));
                     }
                 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use varinit::provenance::Provenance;
 use varinit::{DType, TensorInit};
 
 use crate::safetensors::{Entry, header};
@@ -185,14 +186,14 @@ impl Plan {
             members.sort_by_key(|&i| std::cmp::Reverse(tensors[i].dtype.size()));
             let mut off = 0u64;
             let mut meta = base_metadata(spec);
-            meta.insert(crate::run::RUN_ID_KEY.to_string(), run_id.clone());
+            meta.run_id = Some(run_id.clone());
             let mut entries = Vec::with_capacity(members.len());
             for &i in &members {
                 let t = &mut tensors[i];
                 t.shard = s;
                 t.offset = off;
                 off += t.byte_len;
-                meta.insert(format!("varinit.scheme.{}", t.init.name()), t.init.init().to_string());
+                meta.set_scheme(t.init.name(), t.init.init());
                 entries.push(Entry {
                     name: t.init.name().to_string(),
                     dtype: t.dtype,
@@ -200,7 +201,7 @@ impl Plan {
                 });
             }
             let file_name = file_name_of(s);
-            let header = header(&entries, &meta)?;
+            let header = header(&entries, &meta.to_metadata())?;
             shards.push(Shard { file_name, tensors: members, header, data_len: off });
         }
         let index = (n > 1).then(|| index_json(&tensors, &shards, total));
@@ -239,15 +240,10 @@ impl Plan {
     }
 }
 
-fn base_metadata(spec: &ModelSpec) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("varinit.version".to_string(), varinit::VERSION.to_string()),
-        (crate::run::STREAM_VERSION_KEY.to_string(), varinit::STREAM_VERSION.to_string()),
-        (crate::run::SEED_KEY.to_string(), spec.seed.to_string()),
-        ("varinit.layout".to_string(), spec.layout.name().to_string()),
-        (crate::run::SOURCE_KEY.to_string(), spec.source.clone()),
-    ])
+fn base_metadata(spec: &ModelSpec) -> Provenance {
+    let mut p = Provenance::new(spec.seed, Some(spec.layout));
+    p.source = Some(spec.source.clone());
+    p
 }
 
 /// The index as transformers 5.24 writes it: sorted keys, two-space indent,

@@ -13,14 +13,10 @@ use varinit::{DType, Init, Shape};
 
 use crate::spec::ModelSpec;
 
-/// Metadata key of the run identifier (32 hex digits).
-pub const RUN_ID_KEY: &str = "varinit.run_id";
-/// Metadata key of the seed (written since the first release).
-pub const SEED_KEY: &str = "varinit.seed";
-/// Metadata key of the stream version.
-pub const STREAM_VERSION_KEY: &str = "varinit.stream_version";
-/// Metadata key of the source description.
-pub const SOURCE_KEY: &str = "varinit.source";
+// The keys live with the rest of the `varinit.*` metadata, in the core's provenance module.
+pub use varinit::provenance::{
+    RUN_ID as RUN_ID_KEY, SEED as SEED_KEY, SOURCE as SOURCE_KEY, STREAM_VERSION as STREAM_VERSION_KEY,
+};
 /// Metadata keys that must agree across the shards of one checkpoint.
 pub const RUN_KEYS: [&str; 4] = [RUN_ID_KEY, SEED_KEY, STREAM_VERSION_KEY, SOURCE_KEY];
 

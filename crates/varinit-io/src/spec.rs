@@ -26,9 +26,9 @@
 
 use std::path::Path;
 
-use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use toml::Spanned;
+use varinit::rules::{Glob, Rule, RuleScheme, Rules};
 use varinit::{DType, Init, Layout, Shape};
 
 use crate::{IoError, Result, line_col};
@@ -158,20 +158,14 @@ pub fn parse(text: &str, file: &str) -> Result<ModelSpec> {
         None => Layout::Torch,
         Some(l) => l.get_ref().parse().map_err(|e: varinit::Error| at(l.span().start, e.to_string()))?,
     };
-    struct Rule {
-        matcher: GlobMatcher,
-        init: Init,
-        span: std::ops::Range<usize>,
-        used: bool,
-    }
-    let mut rules = Vec::with_capacity(raw.rule.len());
+    let mut rules = Rules::new();
     for r in &raw.rule {
-        let glob = Glob::new(r.pattern.get_ref())
-            .map_err(|e| at(r.pattern.span().start, format!("bad glob {:?}: {}", r.pattern.get_ref(), e.kind())))?;
+        let glob = Glob::new(r.pattern.get_ref()).map_err(|e| at(r.pattern.span().start, e.to_string()))?;
         let init: Init =
             r.init.get_ref().parse().map_err(|e: varinit::Error| at(r.init.span().start, e.to_string()))?;
-        rules.push(Rule { matcher: glob.compile_matcher(), init, span: r.pattern.span(), used: false });
+        rules.push_rule(Rule::from_parts(glob, RuleScheme::Init(init)));
     }
+    let mut usage = rules.usage();
     let mut tensors = Vec::with_capacity(raw.tensor.len());
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for t in &raw.tensor {
@@ -196,14 +190,17 @@ pub fn parse(text: &str, file: &str) -> Result<ModelSpec> {
                 (init, s.span().start, None)
             }
             None => {
-                let Some(r) = rules.iter_mut().find(|r| r.matcher.is_match(name)) else {
+                let Some((index, r)) = usage.find(name) else {
                     return Err(at(
                         name_pos,
                         format!("tensor {name:?} has no init and no [[rule]] matches it; add init = \"...\" or a rule"),
                     ));
                 };
-                r.used = true;
-                (r.init.clone(), name_pos, Some(line_col(text, r.span.start).0))
+                let init = match r.scheme() {
+                    RuleScheme::Init(init) => init.clone(),
+                    other => return Err(at(name_pos, format!("rule {index}: {other} is not a scheme"))),
+                };
+                (init, name_pos, Some(line_col(text, raw.rule[index].pattern.span().start).0))
             }
         };
         init.resolve(&shape, layout.into()).map_err(|e| {
@@ -215,11 +212,11 @@ pub fn parse(text: &str, file: &str) -> Result<ModelSpec> {
     if tensors.is_empty() {
         return Err(at(0, "the spec has no [[tensor]] entries".into()));
     }
-    if let Some(r) = rules.iter().find(|r| !r.used) {
+    if let Some((index, _)) = usage.first_unused() {
         // A rule that covers nothing is almost always a typo in its glob.
         return Err(at(
-            r.span.start,
-            "this rule matches no tensor without an explicit init (a typo in the glob?)".into(),
+            raw.rule[index].pattern.span().start,
+            format!("rule {index} matches no tensor without an explicit init (a typo in the glob?)"),
         ));
     }
     Ok(ModelSpec { seed, dtype, layout, tensors, source: format!("spec {file}"), hf_config: None })

@@ -222,12 +222,12 @@ fn parse_scheme(scheme: &str) -> PyResult<String> {
 }
 
 /// An ordered list of `(glob, scheme)` rules: the first glob matching a
-/// name wins. Globs are compiled exactly as varinit-io's spec files compile
-/// their `[[rule]]` entries (globset, `*` also crossing dots, `{a,b}`
-/// alternatives), so a rule means the same here and in a spec file.
+/// name wins. Globs are the core's (`varinit::rules::Glob`: `*` also
+/// crossing dots, `{a,b}` alternatives), as in spec files, so a rule means
+/// the same here, in a spec file and in every other integration.
 #[pyclass(frozen, module = "varinit._native")]
 struct RuleSet {
-    matchers: Vec<globset::GlobMatcher>,
+    matchers: Vec<varinit::rules::Glob>,
 }
 
 #[pymethods]
@@ -236,14 +236,13 @@ impl RuleSet {
     fn new(rules: Vec<(String, String)>) -> PyResult<Self> {
         let mut matchers = Vec::with_capacity(rules.len());
         for (i, (glob, scheme)) in rules.iter().enumerate() {
-            let g = globset::Glob::new(glob).map_err(|e| {
-                PyValueError::new_err(format!("rule {i} ({glob:?} -> {scheme:?}): bad glob: {}", e.kind()))
-            })?;
+            let g = varinit::rules::Glob::new(glob)
+                .map_err(|e| PyValueError::new_err(format!("rule {i} ({glob:?} -> {scheme:?}): {e}")))?;
             let init: Result<Init, _> = scheme.parse();
             if let Err(e) = init {
                 return Err(PyValueError::new_err(format!("rule {i} ({glob:?} -> {scheme:?}): {e}")));
             }
-            matchers.push(g.compile_matcher());
+            matchers.push(g);
         }
         Ok(RuleSet { matchers })
     }

@@ -160,6 +160,55 @@ pub enum Error {
         /// The dtype.
         dtype: String,
     },
+    /// A glob (of a rule) that does not parse.
+    #[error("bad glob {glob:?}: {reason}")]
+    BadGlob {
+        /// The glob as written.
+        glob: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A rule whose glob or scheme is not valid.
+    #[error("rule {index} ({glob:?} -> {scheme:?}): {source}")]
+    Rule {
+        /// 0-based position of the rule.
+        index: usize,
+        /// The glob as written.
+        glob: String,
+        /// The scheme as written.
+        scheme: String,
+        /// What is wrong.
+        source: Box<Error>,
+    },
+    /// A rule that is the first match of no tensor (almost always a typo
+    /// in its glob).
+    #[error("rule {index} ({glob:?}) matches no tensor")]
+    RuleMatchesNothing {
+        /// 0-based position of the rule.
+        index: usize,
+        /// The glob.
+        glob: String,
+    },
+    /// An input longer than the documented limit.
+    #[error("the {what} is {len} bytes long; at most {max} are accepted")]
+    TooLong {
+        /// What it is (`scheme`, `glob`, ...).
+        what: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A `varinit.*` metadata entry whose value is not valid.
+    #[error("metadata {key} = {value:?} is not valid; expected {expected}")]
+    BadMetadata {
+        /// The key.
+        key: String,
+        /// The value found.
+        value: String,
+        /// What would be valid.
+        expected: String,
+    },
     /// A numerical failure that should not happen with valid input.
     #[error("{0}")]
     Numerical(String),

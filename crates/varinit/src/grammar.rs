@@ -3,6 +3,13 @@
 
 use crate::error::{Error, Result};
 
+/// Longest scheme string accepted, in bytes (hostile metadata cannot make
+/// the parser work long: lexing is linear, and this bounds it).
+pub const MAX_SCHEME_LEN: usize = 65_536;
+/// Deepest nesting of parentheses and unary signs in a number expression
+/// (the parser is recursive; this bounds its stack).
+pub const MAX_NESTING: usize = 200;
+
 // ---------------------------------------------------------------------------
 // Lexer and parser
 
@@ -27,6 +34,8 @@ pub(crate) struct Lexer<'a> {
     src: &'a str,
     toks: Vec<(Tok, usize)>, // token, 1-based column
     pos: usize,
+    /// Current nesting depth of [`Lexer::unary`] (bounded by [`MAX_NESTING`]).
+    depth: usize,
 }
 
 pub(crate) fn syntax(src: &str, column: usize, message: impl Into<String>) -> Error {
@@ -35,13 +44,16 @@ pub(crate) fn syntax(src: &str, column: usize, message: impl Into<String>) -> Er
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a str) -> Result<Self> {
+        if src.len() > MAX_SCHEME_LEN {
+            return Err(Error::TooLong { what: "scheme".into(), len: src.len(), max: MAX_SCHEME_LEN });
+        }
         let mut toks = Vec::new();
         let chars: Vec<(usize, char)> = src.char_indices().collect();
-        let col = |byte: usize| src[..byte].chars().count() + 1;
         let mut i = 0;
         while i < chars.len() {
-            let (b, c) = chars[i];
-            let start = col(b);
+            let (_, c) = chars[i];
+            // columns count characters: the index in `chars` (linear, no rescan)
+            let start = i + 1;
             if c.is_whitespace() {
                 i += 1;
                 continue;
@@ -114,8 +126,8 @@ impl<'a> Lexer<'a> {
             }
             return Err(syntax(src, start, format!("unexpected character {c:?}")));
         }
-        toks.push((Tok::End, src.chars().count() + 1));
-        Ok(Lexer { src, toks, pos: 0 })
+        toks.push((Tok::End, chars.len() + 1));
+        Ok(Lexer { src, toks, pos: 0, depth: 0 })
     }
 
     fn peek(&self) -> &Tok {
@@ -177,8 +189,19 @@ impl<'a> Lexer<'a> {
             }
         }
     }
-    // unary := ("-"|"+") unary | power
+    /// Every recursion of the expression parser passes through here, so
+    /// counting here bounds the stack for any input.
     fn unary(&mut self) -> Result<f64> {
+        if self.depth >= MAX_NESTING {
+            return Err(syntax(self.src, self.col(), format!("nested more than {MAX_NESTING} levels deep")));
+        }
+        self.depth += 1;
+        let r = self.unary_inner();
+        self.depth -= 1;
+        r
+    }
+    // unary := ("-"|"+") unary | power
+    fn unary_inner(&mut self) -> Result<f64> {
         match self.peek() {
             Tok::Minus => {
                 self.next();
@@ -386,4 +409,40 @@ pub(crate) fn normalise_name(name: &str) -> String {
         out.pop();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_input_gets_a_typed_error_not_a_stack_overflow() {
+        for src in [
+            format!("normal(std={}1{})", "(".repeat(20_000), ")".repeat(20_000)),
+            format!("normal(std={}1)", "-".repeat(58_000)),
+            format!("{}1", "-".repeat(MAX_NESTING + 1)),
+        ] {
+            let e = match parse_call(&src) {
+                Err(e) => e,
+                Ok(_) => match Lexer::new(&src).and_then(|mut l| l.expr()) {
+                    Err(e) => e,
+                    Ok(v) => panic!("parsed to {v}"),
+                },
+            };
+            assert!(matches!(e, Error::Syntax { .. } | Error::TooLong { .. }), "{e}");
+        }
+        assert_eq!(parse_number(&format!("{}1{}", "(".repeat(150), ")".repeat(150))), Some(1.0));
+        assert_eq!(parse_number(&format!("{}1", "-".repeat(150))), Some(1.0));
+    }
+
+    #[test]
+    fn long_input_is_refused_early_and_lexed_in_linear_time() {
+        let big = format!("normal(std={})", "1+".repeat(500_000) + "1");
+        assert!(matches!(parse_call(&big), Err(Error::TooLong { max: MAX_SCHEME_LEN, .. })));
+        // just under the limit: lexed and parsed in one pass (quadratic column
+        // counting took tens of seconds on a megabyte)
+        let n = (MAX_SCHEME_LEN - 20) / 2;
+        let v = parse_number(&("1+".repeat(n) + "1")).unwrap();
+        assert_eq!(v, (n + 1) as f64);
+    }
 }

@@ -35,6 +35,8 @@ pub(crate) mod grammar;
 pub mod kernels;
 pub mod region;
 pub mod representable;
+pub mod provenance;
+pub mod rules;
 pub mod scheme;
 pub mod shape;
 pub mod special;

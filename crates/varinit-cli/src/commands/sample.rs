@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
+use varinit::provenance::Provenance;
 use varinit::stats::{Summary, ks_p_value, ks_statistic_rounded, rounding_cell_for};
 use varinit::{DType, Element, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
 use varinit_io::atomic::AtomicFile;
@@ -81,7 +82,7 @@ pub fn run(a: Args) -> CliResult {
         None => None,
         Some(Format::Npy) => Some(varinit_io::npy::header(dtype, shape.dims())?),
         Some(Format::Safetensors) => {
-            let meta = varinit_io_metadata(&tensor, dtype);
+            let meta = varinit_io_metadata(&tensor, dtype, opts);
             let entry = varinit_io::safetensors::Entry { name: a.name.clone(), dtype, shape: shape.dims().to_vec() };
             Some(varinit_io::safetensors::header(&[entry], &meta)?)
         }
@@ -188,15 +189,21 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-fn varinit_io_metadata(t: &TensorInit, dtype: DType) -> std::collections::BTreeMap<String, String> {
-    std::collections::BTreeMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("varinit.version".to_string(), varinit::VERSION.to_string()),
-        ("varinit.stream_version".to_string(), varinit::STREAM_VERSION.to_string()),
-        ("varinit.seed".to_string(), t.seed().to_string()),
-        (format!("varinit.scheme.{}", t.name()), t.init().to_string()),
-        ("varinit.dtype".to_string(), dtype.name().to_string()),
-    ])
+/// The file's provenance: enough to regenerate the tensor and to audit it
+/// with the layout it was drawn for.
+fn varinit_io_metadata(
+    t: &TensorInit,
+    dtype: DType,
+    opts: ResolveOptions,
+) -> std::collections::BTreeMap<String, String> {
+    // PyTorch's layout is the default a reader assumes; it is not written, so
+    // files of that layout keep the bytes earlier versions wrote.
+    let layout = (opts.layout != Layout::Torch).then_some(opts.layout);
+    let mut p = Provenance::new(t.seed(), layout);
+    p.transposed = opts.transposed;
+    p.dtype = Some(dtype);
+    p.set_scheme(t.name(), t.init());
+    p.to_metadata()
 }
 
 /// Generate the tensor piece by piece: statistics, the first values for the
