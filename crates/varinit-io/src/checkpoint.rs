@@ -44,6 +44,9 @@ const PIECES_IN_FLIGHT: usize = 3;
 /// kernels see the same boundaries as a whole-tensor fill).
 const JOB_ELEMS: u64 = 1 << 16;
 
+/// See [`WriteOptions::patch`]: (shard index, offset in its data section, bytes).
+pub type PatchFn<'a> = dyn Fn(usize, u64, &mut [u8]) + Sync + 'a;
+
 /// How to write.
 #[derive(Clone, Copy)]
 pub struct WriteOptions<'a> {
@@ -67,7 +70,7 @@ pub struct WriteOptions<'a> {
     /// on every piece before it is written: a front end overwrites element
     /// ranges here (a padding row that a model's init sets to a constant
     /// after drawing it) without a second pass over the file.
-    pub patch: Option<&'a (dyn Fn(usize, u64, &mut [u8]) + Sync)>,
+    pub patch: Option<&'a PatchFn<'a>>,
 }
 
 impl Default for WriteOptions<'_> {
