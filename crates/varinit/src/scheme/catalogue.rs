@@ -36,6 +36,12 @@ pub const SCHEMES: &[(&str, &str)] = &[
     ("sparse(sparsity, std=0.01)", "N(0, std^2) with ceil(sparsity rows) zeros per column, 2-D (PyTorch)"),
     ("torch_default", "nn.Linear / nn.ConvNd weight default: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))"),
     ("torch_default_bias(fan_in)", "nn.Linear / nn.ConvNd bias default: U(+-1/sqrt(fan_in)), 0 if fan_in is 0"),
+    (
+        "jax.NAME(...)",
+        "JAX's initializers with JAX's semantics: jax.normal(stddev=0.01), jax.truncated_normal(stddev, lower, upper) \
+         (bounds in stddev), jax.uniform(scale), jax.kaiming_normal (truncated), \
+         jax.variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis) ('normal' untruncated)",
+    ),
 ];
 
 /// Canonical names and accepted aliases, for lookup and suggestions.
