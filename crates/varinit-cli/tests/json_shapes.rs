@@ -249,7 +249,20 @@ struct PropagateRun {
     forward: Trend,
     backward: Trend,
     verdict: String,
+    forward_assessment: Assessment,
+    backward_assessment: Assessment,
     layers: Vec<PropagateLayer>,
+}
+
+/// A direction judged against finite-width noise.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Assessment {
+    verdict: String,
+    log_total: Option<f64>,
+    expected_log_total: Option<f64>,
+    noise_sd: Option<f64>,
+    z: Option<f64>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -319,6 +332,8 @@ struct Written {
     threads: u64,
     worker: String,
     removed: Vec<String>,
+    complete: bool,
+    waiting_for: Vec<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -343,6 +358,7 @@ struct AuditReport {
     files: Vec<String>,
     tensors: Vec<AuditTensor>,
     problems: Vec<String>,
+    run_id: Option<String>,
 }
 
 #[derive(Deserialize, Serialize)]

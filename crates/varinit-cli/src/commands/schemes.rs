@@ -586,6 +586,9 @@ mod tests {
             if let Some(end) = row.find(')') {
                 let sig = &row[..=end];
                 let name = &sig[..sig.find('(').unwrap()];
+                if name.contains('.') {
+                    continue; // the `jax.NAME(...)` row describes a prefix, not one scheme
+                }
                 let s = CATALOGUE.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} not listed"));
                 assert_eq!(signature(s), sig);
                 compared += 1;
