@@ -130,10 +130,7 @@ pub enum Error {
 }
 
 fn suggestion_text(s: &Option<String>) -> String {
-    match s {
-        Some(s) => format!(" (did you mean {s:?}?)"),
-        None => String::new(),
-    }
+    varinit::suggest::did_you_mean(s.as_deref())
 }
 
 impl Error {
@@ -151,35 +148,7 @@ impl From<Error> for candle_core::Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The closest of `candidates` to `name`, if it is a plausible typo or a
-/// renamed prefix (same last component).
-pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        let d = edit_distance(name, c);
-        if best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    let (d, c) = best?;
-    let limit = (name.len().max(c.len()) / 3).max(1);
-    (d <= limit).then(|| c.to_string())
-}
-
-/// Levenshtein distance, over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
+pub(crate) use varinit::suggest::closest;
 
 #[cfg(test)]
 mod tests {

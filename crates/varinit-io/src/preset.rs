@@ -408,7 +408,7 @@ impl<'a> Settings<'a> {
             if !valid.contains(&k) {
                 return Err(IoError::Usage(format!(
                     "preset {preset} has no setting {k:?}{}; it takes: {}",
-                    closest(k, valid).map_or(String::new(), |s| format!(" (did you mean {s:?}?)")),
+                    varinit::suggest::did_you_mean(varinit::suggest::closest(k, valid.iter().copied()).as_deref()),
                     valid.join(", ")
                 )));
             }
@@ -624,33 +624,14 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
             Ok(model("mlp", style, &s.describe(), tensors, None))
         }
         _ => {
-            let suggestion = closest(preset, PRESETS);
+            let suggestion = varinit::suggest::closest(preset, PRESETS.iter().copied());
             Err(IoError::Usage(format!(
                 "unknown preset {preset:?}{}; presets: {}",
-                suggestion.map_or(String::new(), |s| format!(" (did you mean {s:?}?)")),
+                varinit::suggest::did_you_mean(suggestion.as_deref()),
                 PRESETS.join(", ")
             )))
         }
     }
-}
-
-/// The candidate within a third of its length in edits (a plausible typo).
-fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let dist = |a: &str, b: &str| {
-        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut prev = row[0];
-            row[0] = i;
-            for j in 1..=b.len() {
-                let cur = row[j];
-                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(prev + usize::from(a[i - 1] != b[j - 1]));
-                prev = cur;
-            }
-        }
-        row[b.len()]
-    };
-    candidates.iter().map(|c| (dist(input, c), *c)).min().filter(|(d, c)| *d <= (c.len() / 3).max(1)).map(|(_, c)| c)
 }
 
 fn model(name: &str, style: &str, settings: &str, tensors: Vec<TensorSpec>, config: Option<Value>) -> ModelSpec {

@@ -215,10 +215,7 @@ pub enum Error {
 }
 
 fn suggestion_text(s: &Option<String>) -> String {
-    match s {
-        Some(s) => format!(" (did you mean {s:?}?)"),
-        None => String::new(),
-    }
+    crate::suggest::did_you_mean(s.as_deref())
 }
 
 /// The crate's result type.
@@ -242,57 +239,4 @@ pub(crate) fn shape_text(dims: &[u64]) -> String {
     S(dims).to_string()
 }
 
-/// The closest candidate to `input` by edit distance, if it is close enough
-/// to be a plausible typo.
-pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let input = input.to_ascii_lowercase();
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        let d = edit_distance(&input, c);
-        if best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    let (d, c) = best?;
-    // Allow about a third of the word to be wrong, and prefix matches.
-    let limit = (c.len().max(input.len()) / 3).max(1);
-    if d <= limit || (input.len() >= 3 && c.starts_with(&input)) { Some(c.to_string()) } else { None }
-}
-
-/// Optimal-string-alignment distance (Levenshtein plus adjacent swaps).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, x) in d[0].iter_mut().enumerate() {
-        *x = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions() {
-        let names = ["kaiming_normal", "kaiming_uniform", "xavier_normal", "orthogonal"];
-        assert_eq!(closest("kaiming_nromal", names).as_deref(), Some("kaiming_normal"));
-        assert_eq!(closest("orthogonl", names).as_deref(), Some("orthogonal"));
-        assert_eq!(closest("zzzzzz", names), None);
-        assert_eq!(closest("xavier", names).as_deref(), Some("xavier_normal"));
-    }
-}
+pub(crate) use crate::suggest::closest;
