@@ -20,6 +20,8 @@ struct Args {
     scheme: &'static str,
     names: &'static [&'static str],
     values: Vec<Option<Value>>,
+    /// A template's variable names (see [`Call::variables`]).
+    variables: Option<Vec<String>>,
 }
 
 impl Args {
@@ -70,7 +72,7 @@ impl Args {
             }
             values[idx] = Some(v.clone());
         }
-        Ok(Args { scheme, names, values })
+        Ok(Args { scheme, names, values, variables: call.variables.clone() })
     }
 
     fn index(&self, name: &str) -> usize {
@@ -97,7 +99,17 @@ impl Args {
                     Ok(Some(*x))
                 }
             }
-            Some(Value { kind: ValueKind::Word(w), .. }) => Err(self.invalid(name, w, "must be a number")),
+            Some(Value { kind: ValueKind::Word(w), column }) => match &self.variables {
+                Some(vars) => Err(Error::UnknownVariable {
+                    name: w.clone(),
+                    column: *column,
+                    suggestion: closest(w, vars.iter().map(String::as_str)),
+                }),
+                None => Err(self.invalid(name, w, "must be a number")),
+            },
+            Some(Value { kind: ValueKind::Expr(_), .. }) => {
+                Err(self.invalid(name, "an expression", "is not evaluated"))
+            }
         }
     }
 
@@ -132,6 +144,7 @@ impl Args {
         match &self.values[self.index(name)] {
             Some(Value { kind: ValueKind::Word(w), column }) => Some((w.clone(), *column)),
             Some(Value { kind: ValueKind::Number(x), column }) => Some((fmt_num(*x), *column)),
+            Some(Value { kind: ValueKind::Expr(_), column }) => Some(("an expression".into(), *column)),
             None => None,
         }
     }
@@ -162,7 +175,14 @@ impl FromStr for Init {
     type Err = Error;
 
     fn from_str(src: &str) -> Result<Init> {
-        let call = parse_call(src)?;
+        from_call(&parse_call(src)?)
+    }
+}
+
+/// The scheme a parsed (and evaluated) call names, validated.
+pub(crate) fn from_call(call: &Call) -> Result<Init> {
+    {
+        let call = call;
         let name = normalise_name(&call.name);
         if jax::is_jax_name(&call.name) {
             return jax::parse(&name, &call);
