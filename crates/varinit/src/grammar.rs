@@ -624,6 +624,51 @@ mod tests {
     }
 
     #[test]
+    fn templates_evaluate_variables_with_the_hard_coded_operations() {
+        let known = |n: &str| matches!(n, "l" | "L" | "d" | "std");
+        let call = parse_template("trunc_normal(std=0.02/sqrt(2*(l+1)), a=-3*d^-0.5, b=mode)", &known, vec![]).unwrap();
+        for l in 0..200u64 {
+            for d in [64u64, 768, 2048, 4096, 5120, 8192, 12288] {
+                let c = call.evaluate::<()>(&mut |n, _| Ok(if n == "l" { l as f64 } else { d as f64 })).unwrap();
+                let num = |i: usize| match &c.args[i].1.kind {
+                    ValueKind::Number(x) => *x,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(num(0).to_bits(), (0.02 / (2.0 * (l + 1) as f64).sqrt()).to_bits());
+                assert_eq!(num(1).to_bits(), (-(3.0 * (d as f64).powf(-0.5))).to_bits());
+                // an unknown bare word stays a word (mode=fan_in and the like)
+                assert_eq!(c.args[2].1.kind, ValueKind::Word("mode".into()));
+            }
+        }
+        // variables report their columns; a name followed by an operator is an expression
+        let call = parse_template("normal(std=xx*2)", &known, vec![]).unwrap();
+        let ValueKind::Expr(e) = &call.args[0].1.kind else { panic!() };
+        let mut vars = Vec::new();
+        e.vars(&mut vars);
+        assert_eq!(vars, [("xx", 12)]);
+        // ordinary schemes still refuse names in numbers
+        assert!(parse_call("normal(std=xx*2)").is_err());
+        // non-integer powers are powf; integer powers repeated products
+        for x in [3.0f64, 7.0, 2048.0, 12345.0] {
+            assert_eq!(parse_number(&format!("{x}^-0.5")).unwrap().to_bits(), x.powf(-0.5).to_bits());
+            assert_eq!(parse_number(&format!("{x}^0.25")).unwrap().to_bits(), x.powf(0.25).to_bits());
+            assert_eq!(parse_number(&format!("{x}^3")).unwrap(), x * x * x);
+        }
+    }
+
+    #[test]
+    fn hostile_templates_are_bounded_too() {
+        let always = |_: &str| true;
+        let deep = format!("normal(std={}l{})", "(".repeat(5000), ")".repeat(5000));
+        assert!(matches!(parse_template(&deep, &always, vec![]), Err(Error::Syntax { .. })));
+        let long = format!("normal(std={}l)", "l+".repeat(30_000));
+        let c = parse_template(&long, &always, vec![]).unwrap();
+        let c = c.evaluate::<()>(&mut |_, _| Ok(1.0)).unwrap();
+        assert_eq!(c.args[0].1.kind, ValueKind::Number(30_001.0));
+        assert!(matches!(parse_expr(&"1+".repeat(40_000)), Err(Error::TooLong { .. })));
+    }
+
+    #[test]
     fn long_input_is_refused_early_and_lexed_in_linear_time() {
         let big = format!("normal(std={})", "1+".repeat(500_000) + "1");
         assert!(matches!(parse_call(&big), Err(Error::TooLong { max: MAX_SCHEME_LEN, .. })));

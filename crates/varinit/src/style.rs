@@ -625,7 +625,7 @@ impl Style {
                 None => {
                     let file = &self.file;
                     let captures = rule.glob.capture_names();
-                    let mut lookup = |v: &str, c: usize| -> std::result::Result<f64, (usize, StyleErrorKind)> {
+                    let mut lookup = |v: &str, c: usize| -> Located<f64> {
                         if let Some(k) = captures.iter().position(|x| x == v) {
                             let text = captured[k];
                             return match text.parse::<u64>() {
@@ -700,7 +700,10 @@ impl Style {
     }
 }
 
-fn unreachable_var() -> std::result::Result<f64, (usize, StyleErrorKind)> {
+/// An error at a column of a scheme.
+type Located<T> = std::result::Result<T, (usize, StyleErrorKind)>;
+
+fn unreachable_var() -> Located<f64> {
     Ok(f64::NAN)
 }
 
@@ -714,22 +717,19 @@ fn expr_uses_variables(e: &Expr) -> bool {
 /// the column in the scheme.
 fn evaluate_checked(
     call: &Call,
-    lookup: &mut dyn FnMut(&str, usize) -> std::result::Result<f64, (usize, StyleErrorKind)>,
+    lookup: &mut dyn FnMut(&str, usize) -> Located<f64>,
     tensor: Option<&str>,
-) -> std::result::Result<Call, (usize, StyleErrorKind)> {
+) -> Located<Call> {
     let evaluated = call.evaluate(lookup)?;
     for (i, ((key, v), (_, orig))) in evaluated.args.iter().zip(&call.args).enumerate() {
-        if let (ValueKind::Number(x), ValueKind::Expr(_)) = (&v.kind, &orig.kind) {
-            if !x.is_finite() {
-                let what = match key {
-                    Some((k, _)) => k.clone(),
-                    None => format!("argument {}", i + 1),
-                };
-                return Err((
-                    v.column,
-                    StyleErrorKind::NotFinite { what, value: *x, tensor: tensor.map(str::to_string) },
-                ));
-            }
+        if let (ValueKind::Number(x), ValueKind::Expr(_)) = (&v.kind, &orig.kind)
+            && !x.is_finite()
+        {
+            let what = match key {
+                Some((k, _)) => k.clone(),
+                None => format!("argument {}", i + 1),
+            };
+            return Err((v.column, StyleErrorKind::NotFinite { what, value: *x, tensor: tensor.map(str::to_string) }));
         }
     }
     Ok(evaluated)
