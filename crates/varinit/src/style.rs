@@ -4,8 +4,8 @@
 //!
 //! # The file format
 //!
-//! One directive or rule per line; blank lines and lines starting with `#`
-//! are ignored.
+//! One directive or rule per line; `#` at the start of a line or after a
+//! space starts a comment; blank lines are ignored.
 //!
 //! ```text
 //! style olmo                                  # the name (once)
@@ -296,6 +296,24 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The line without its comment: `#` at the start or after a space or
+/// tab, outside quotes, starts one.
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut prev_blank = true;
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '#' && prev_blank => return line[..i].trim_end(),
+            None => {}
+        }
+        prev_blank = c == ' ' || c == '\t';
+    }
+    line
+}
+
 /// The column (in the file) of a column inside a piece that starts at `start`.
 fn shift(start: usize, inner: usize) -> usize {
     start + inner.max(1) - 1
@@ -332,8 +350,9 @@ impl Style {
         let mut sources = Vec::new();
         let mut lets: Vec<Let> = Vec::new();
         let mut rules = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
+        for (index, full) in text.lines().enumerate() {
             let line_no = index + 1;
+            let raw = strip_comment(full);
             let trimmed = raw.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;

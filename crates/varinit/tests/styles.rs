@@ -305,11 +305,11 @@ fn hf_megatron_torchtitan_are_bit_exact_with_the_hard_coded_formulas() {
 fn a_user_style_file_loads_and_applies_the_same_way() {
     let text = "\
 # my style
-style mine
+style mine   # its name
 about a test
 source nowhere
-let base = 0.5 * std
-model.layers.{l}.mlp.down_proj.weight = normal(std=base/sqrt(l+1))
+let base = 0.5 * std	# half the usual
+model.layers.{l}.mlp.down_proj.weight = normal(std=base/sqrt(l+1))  # deeper, smaller
 model.layers.{l}.*.weight = kaiming_normal(nonlinearity=relu)
 *norm.weight = keep
 ";
