@@ -44,6 +44,8 @@ enum Command {
     Fans(commands::fans::Args),
     /// List every scheme with its parameters.
     Schemes(commands::schemes::Args),
+    /// List the init styles (built-in rule files: which tensors get which std, by layer and depth).
+    Styles(commands::styles::Args),
     /// Time the kernels against a plain fill of the same buffer (the memory ceiling).
     Bench(commands::bench::Args),
 }
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Fans(a) => commands::fans::run(a),
         Command::Sample(a) => commands::sample::run(a),
         Command::Schemes(a) => commands::schemes::run(a),
+        Command::Styles(a) => commands::styles::run(a),
         Command::Init(a) => commands::init::run(a),
         Command::Audit(a) => commands::audit::run(a),
         Command::Spec(a) => commands::spec::run(a),

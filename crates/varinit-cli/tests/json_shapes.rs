@@ -569,6 +569,85 @@ fn schemes_lists_names_aliases_parameters_and_home() {
     assert!(s.schemes.len() >= 27);
 }
 
+// ---- styles
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Styles {
+    styles: Vec<StyleOut>,
+    variables: Vec<StyleVariable>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct StyleOut {
+    name: String,
+    about: String,
+    sources: Vec<String>,
+    file: String,
+    variables: Vec<String>,
+    lets: Vec<StyleLet>,
+    rules: Vec<StyleRuleOut>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct StyleLet {
+    name: String,
+    expression: String,
+    line: usize,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct StyleRuleOut {
+    glob: String,
+    captures: Vec<String>,
+    scheme: String,
+    line: usize,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct StyleVariable {
+    name: String,
+    meaning: String,
+}
+
+#[test]
+fn styles_list_rules_lets_variables_and_sources() {
+    let s: Styles = shape(&["styles", "--json"]);
+    let names: Vec<&str> = s.styles.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["hf", "megatron", "torchtitan", "torchtitan_flat", "olmo", "olmo_megatron", "neox", "deepnet", "mup", "gemma"]
+    );
+    assert!(s.styles.iter().all(|x| !x.sources.is_empty() && x.file == format!("builtin:{}", x.name)));
+    let titan = &s.styles[2];
+    assert_eq!(titan.variables, ["d"]);
+    assert_eq!(titan.lets[0].name, "init_std");
+    let o = titan.rules.iter().find(|r| r.glob == "model.layers.{l}.self_attn.o_proj.weight").unwrap();
+    assert_eq!(o.captures, ["l"]);
+    assert!(o.scheme.contains("init_std/sqrt(2*(l+1))"), "{}", o.scheme);
+    assert_eq!(s.variables[0].name, "L");
+    // one style, by name or from a file: the same document with one entry
+    let one: Styles = shape(&["styles", "mup", "--json"]);
+    assert_eq!(one.styles.len(), 1);
+    assert_eq!(one.styles[0].variables, ["d", "std"]);
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("my.style");
+    std::fs::write(&f, "style my\nlet k = 2\nmodel.layers.{l}.mlp.down_proj.weight = normal(std=std/sqrt(k*(l+1)))\n")
+        .unwrap();
+    let mine: Styles = shape(&["styles", f.to_str().unwrap(), "--json"]);
+    assert_eq!(mine.styles[0].name, "my");
+    assert_eq!(mine.styles[0].rules[0].line, 3);
+    std::fs::write(&f, "x.w = normal(std=sdt)\n").unwrap();
+    let o = varinit(&["styles", f.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("my.style:1:18: unknown variable \"sdt\" (did you mean \"std\"?)"), "{err}");
+}
+
 #[test]
 fn bench_json() {
     let b: Bench = shape(&["bench", "--elements", "65536", "--repeats", "1", "--no-orthogonal", "--json"]);

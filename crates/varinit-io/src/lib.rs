@@ -38,6 +38,7 @@ pub mod run;
 pub mod safetensors;
 pub mod size;
 pub mod spec;
+pub mod style;
 
 use std::path::PathBuf;
 

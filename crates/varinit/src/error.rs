@@ -209,6 +209,37 @@ pub enum Error {
         /// What would be valid.
         expected: String,
     },
+    /// A name in a number expression (of a style file) that is not a
+    /// variable.
+    #[error("unknown variable {name:?}{}", suggestion_text(.suggestion))]
+    UnknownVariable {
+        /// The name as written.
+        name: String,
+        /// 1-based column in the scheme.
+        column: usize,
+        /// The closest known variable.
+        suggestion: Option<String>,
+    },
+    /// A style name that is not built in.
+    #[error("unknown style {name:?}{}; run `varinit styles` for the list, or give a style file", suggestion_text(.suggestion))]
+    UnknownStyle {
+        /// The name as written.
+        name: String,
+        /// The closest built-in name.
+        suggestion: Option<String>,
+    },
+    /// An error in a style file, at a place in it.
+    #[error("{file}:{line}:{column}: {kind}")]
+    Style {
+        /// The file (a path, or `builtin:NAME`).
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// What is wrong.
+        kind: Box<crate::style::StyleErrorKind>,
+    },
     /// A numerical failure that should not happen with valid input.
     #[error("{0}")]
     Numerical(String),

@@ -36,6 +36,9 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     /// Current nesting depth of [`Lexer::unary`] (bounded by [`MAX_NESTING`]).
     depth: usize,
+    /// Template mode (style files): identifiers in number expressions are
+    /// variables, and a bare word that names a known variable is a number.
+    known: Option<&'a dyn Fn(&str) -> bool>,
 }
 
 pub(crate) fn syntax(src: &str, column: usize, message: impl Into<String>) -> Error {
@@ -127,7 +130,7 @@ impl<'a> Lexer<'a> {
             return Err(syntax(src, start, format!("unexpected character {c:?}")));
         }
         toks.push((Tok::End, chars.len() + 1));
-        Ok(Lexer { src, toks, pos: 0, depth: 0 })
+        Ok(Lexer { src, toks, pos: 0, depth: 0, known: None })
     }
 
     fn peek(&self) -> &Tok {
@@ -156,42 +159,48 @@ impl<'a> Lexer<'a> {
     }
 
     // expr := term (("+"|"-") term)*
-    fn expr(&mut self) -> Result<f64> {
-        let mut v = self.term()?;
+    fn expr(&mut self) -> Result<Expr> {
+        let first = self.term()?;
+        let mut rest = Vec::new();
         loop {
             match self.peek() {
                 Tok::Plus => {
                     self.next();
-                    v += self.term()?;
+                    rest.push((false, self.term()?));
                 }
                 Tok::Minus => {
                     self.next();
-                    v -= self.term()?;
+                    rest.push((true, self.term()?));
                 }
-                _ => return Ok(v),
+                _ => break,
             }
         }
+        Ok(if rest.is_empty() { first } else { Expr::Sum(Box::new(first), rest) })
     }
     // term := unary (("*"|"/") unary)*
-    fn term(&mut self) -> Result<f64> {
-        let mut v = self.unary()?;
+    fn term(&mut self) -> Result<Expr> {
+        let first = self.unary()?;
+        let mut rest = Vec::new();
         loop {
             match self.peek() {
                 Tok::Star => {
                     self.next();
-                    v *= self.unary()?;
+                    rest.push((false, self.unary()?));
                 }
                 Tok::Slash => {
                     self.next();
-                    v /= self.unary()?;
+                    rest.push((true, self.unary()?));
                 }
-                _ => return Ok(v),
+                _ => break,
             }
         }
+        Ok(if rest.is_empty() { first } else { Expr::Product(Box::new(first), rest) })
     }
     /// Every recursion of the expression parser passes through here, so
-    /// counting here bounds the stack for any input.
-    fn unary(&mut self) -> Result<f64> {
+    /// counting here bounds the stack for any input (and the depth of the
+    /// tree: sums and products are flat lists, so evaluating and dropping
+    /// it recurse at most this deep too).
+    fn unary(&mut self) -> Result<Expr> {
         if self.depth >= MAX_NESTING {
             return Err(syntax(self.src, self.col(), format!("nested more than {MAX_NESTING} levels deep")));
         }
@@ -201,11 +210,11 @@ impl<'a> Lexer<'a> {
         r
     }
     // unary := ("-"|"+") unary | power
-    fn unary_inner(&mut self) -> Result<f64> {
+    fn unary_inner(&mut self) -> Result<Expr> {
         match self.peek() {
             Tok::Minus => {
                 self.next();
-                Ok(-self.unary()?)
+                Ok(Expr::Neg(Box::new(self.unary()?)))
             }
             Tok::Plus => {
                 self.next();
@@ -215,27 +224,19 @@ impl<'a> Lexer<'a> {
         }
     }
     // power := atom [("^"|"**") unary]
-    fn power(&mut self) -> Result<f64> {
+    fn power(&mut self) -> Result<Expr> {
         let base = self.atom()?;
         if *self.peek() == Tok::Pow {
             self.next();
             let e = self.unary()?;
-            // integer powers by repeated multiplication (exact sequence), others by libm
-            if e.fract() == 0.0 && e.abs() <= 64.0 {
-                let mut r = 1.0;
-                for _ in 0..(e.abs() as u32) {
-                    r *= base;
-                }
-                return Ok(if e < 0.0 { 1.0 / r } else { r });
-            }
-            return Ok(libm::pow(base, e));
+            return Ok(Expr::Pow(Box::new(base), Box::new(e)));
         }
         Ok(base)
     }
-    fn atom(&mut self) -> Result<f64> {
+    fn atom(&mut self) -> Result<Expr> {
         let col = self.col();
         match self.next() {
-            Tok::Num(v) => Ok(v),
+            Tok::Num(v) => Ok(Expr::Num(v)),
             Tok::LParen => {
                 let v = self.expr()?;
                 self.expect(Tok::RParen, "')'")?;
@@ -243,23 +244,37 @@ impl<'a> Lexer<'a> {
             }
             Tok::Ident(name) => {
                 let lower = name.to_ascii_lowercase();
-                match lower.as_str() {
-                    "pi" => return Ok(std::f64::consts::PI),
-                    "e" => return Ok(std::f64::consts::E),
-                    "inf" | "infinity" => return Ok(f64::INFINITY),
-                    "nan" => return Ok(f64::NAN),
-                    _ => {}
-                }
                 if *self.peek() == Tok::LParen {
+                    let f = match lower.as_str() {
+                        "sqrt" => Func::Sqrt,
+                        "exp" => Func::Exp,
+                        "ln" | "log" => Func::Ln,
+                        _ => {
+                            return Err(syntax(
+                                self.src,
+                                col,
+                                format!("unknown function {name:?}; known: sqrt, exp, ln"),
+                            ));
+                        }
+                    };
                     self.next();
                     let x = self.expr()?;
                     self.expect(Tok::RParen, "')'")?;
-                    return match lower.as_str() {
-                        "sqrt" => Ok(x.sqrt()),
-                        "exp" => Ok(libm::exp(x)),
-                        "ln" | "log" => Ok(libm::log(x)),
-                        _ => Err(syntax(self.src, col, format!("unknown function {name:?}; known: sqrt, exp, ln"))),
-                    };
+                    return Ok(Expr::Func(f, Box::new(x)));
+                }
+                if self.known.is_some_and(|k| k(&name)) {
+                    return Ok(Expr::Var { name, column: col });
+                }
+                match lower.as_str() {
+                    "pi" => return Ok(Expr::Num(std::f64::consts::PI)),
+                    "e" => return Ok(Expr::Num(std::f64::consts::E)),
+                    "inf" | "infinity" => return Ok(Expr::Num(f64::INFINITY)),
+                    "nan" => return Ok(Expr::Num(f64::NAN)),
+                    _ => {}
+                }
+                if self.known.is_some() {
+                    // checked by the caller, which knows the names and says "did you mean"
+                    return Ok(Expr::Var { name, column: col });
                 }
                 Err(syntax(self.src, col, format!("expected a number, found {name:?}")))
             }
@@ -279,9 +294,13 @@ impl<'a> Lexer<'a> {
                 let lower = name.to_ascii_lowercase();
                 let is_number = matches!(lower.as_str(), "pi" | "e" | "inf" | "infinity" | "nan")
                     || (matches!(lower.as_str(), "sqrt" | "exp" | "ln" | "log") && *self.peek2() == Tok::LParen);
-                if is_number {
+                // in a template, a known variable or a name followed by an operator starts an expression
+                let is_expression = self.known.is_some_and(|k| {
+                    k(&name) || matches!(self.peek2(), Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Pow)
+                });
+                if is_number || is_expression {
                     let v = self.expr()?;
-                    return Ok(Value { kind: ValueKind::Number(v), column: col });
+                    return Ok(Value { kind: ValueKind::Expr(v), column: col });
                 }
                 self.next();
                 // a word may carry its own arguments, like leaky_relu(0.2): keep them verbatim
@@ -311,7 +330,117 @@ impl<'a> Lexer<'a> {
             }
             _ => {
                 let v = self.expr()?;
-                Ok(Value { kind: ValueKind::Number(v), column: col })
+                Ok(Value { kind: ValueKind::Expr(v), column: col })
+            }
+        }
+    }
+}
+
+/// A function of a number expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Func {
+    Sqrt,
+    Exp,
+    Ln,
+}
+
+/// A parsed number expression. Sums and products are flat lists, so the
+/// tree is at most [`MAX_NESTING`] deep whatever the input's length.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Num(f64),
+    /// A variable (template mode only), with its 1-based column.
+    Var {
+        name: String,
+        column: usize,
+    },
+    Neg(Box<Expr>),
+    /// First term, then (subtract?, term) pairs, evaluated left to right.
+    Sum(Box<Expr>, Vec<(bool, Expr)>),
+    /// First factor, then (divide?, factor) pairs, evaluated left to right.
+    Product(Box<Expr>, Vec<(bool, Expr)>),
+    Pow(Box<Expr>, Box<Expr>),
+    Func(Func, Box<Expr>),
+}
+
+impl Expr {
+    /// The value, with `var(name, column)` giving each variable's.
+    ///
+    /// The operations are those of the Rust code this replaces, in the
+    /// same order: `a/sqrt(2*(l+1))` is `a / (2.0 * (l + 1.0)).sqrt()` bit
+    /// for bit. Integer powers up to 64 are repeated multiplications; other
+    /// powers are `f64::powf`, the platform's `pow`, as Python's `**` is
+    /// (so `d^-0.5` equals torchtitan's `dim**-0.5` and Rust's
+    /// `powf(-0.5)`).
+    pub(crate) fn eval<E>(&self, var: &mut dyn FnMut(&str, usize) -> Result<f64, E>) -> Result<f64, E> {
+        Ok(match self {
+            Expr::Num(v) => *v,
+            Expr::Var { name, column } => var(name, *column)?,
+            Expr::Neg(x) => -x.eval(var)?,
+            Expr::Sum(first, rest) => {
+                let mut v = first.eval(var)?;
+                for (minus, t) in rest {
+                    let t = t.eval(var)?;
+                    if *minus { v -= t } else { v += t }
+                }
+                v
+            }
+            Expr::Product(first, rest) => {
+                let mut v = first.eval(var)?;
+                for (divide, t) in rest {
+                    let t = t.eval(var)?;
+                    if *divide { v /= t } else { v *= t }
+                }
+                v
+            }
+            Expr::Pow(base, e) => {
+                let base = base.eval(var)?;
+                let e = e.eval(var)?;
+                if e.fract() == 0.0 && e.abs() <= 64.0 {
+                    let mut r = 1.0;
+                    for _ in 0..(e.abs() as u32) {
+                        r *= base;
+                    }
+                    if e < 0.0 { 1.0 / r } else { r }
+                } else {
+                    base.powf(e)
+                }
+            }
+            Expr::Func(f, x) => {
+                let x = x.eval(var)?;
+                match f {
+                    Func::Sqrt => x.sqrt(),
+                    Func::Exp => libm::exp(x),
+                    Func::Ln => libm::log(x),
+                }
+            }
+        })
+    }
+
+    /// The value of an expression without variables.
+    pub(crate) fn constant(&self) -> f64 {
+        let r: std::result::Result<f64, std::convert::Infallible> = self.eval(&mut |_, _| Ok(f64::NAN));
+        match r {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Every variable with its column, in reading order.
+    pub(crate) fn vars<'e>(&'e self, out: &mut Vec<(&'e str, usize)>) {
+        match self {
+            Expr::Num(_) => {}
+            Expr::Var { name, column } => out.push((name, *column)),
+            Expr::Neg(x) | Expr::Func(_, x) => x.vars(out),
+            Expr::Sum(first, rest) | Expr::Product(first, rest) => {
+                first.vars(out);
+                for (_, t) in rest {
+                    t.vars(out);
+                }
+            }
+            Expr::Pow(a, b) => {
+                a.vars(out);
+                b.vars(out);
             }
         }
     }
@@ -321,6 +450,9 @@ impl<'a> Lexer<'a> {
 pub(crate) enum ValueKind {
     Number(f64),
     Word(String),
+    /// A number expression not yet evaluated (only in a template, until
+    /// [`Call::evaluate`]).
+    Expr(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -329,15 +461,55 @@ pub(crate) struct Value {
     pub(crate) column: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub(crate) name: String,
     pub(crate) name_column: usize,
     pub(crate) args: Vec<(Option<(String, usize)>, Value)>,
+    /// In a template: the variable names, so that a bare word where a
+    /// number belongs is reported as an unknown variable.
+    pub(crate) variables: Option<Vec<String>>,
 }
 
+impl Call {
+    /// Every expression evaluated with `var` (see [`Expr::eval`]).
+    pub(crate) fn evaluate<E>(&self, var: &mut dyn FnMut(&str, usize) -> Result<f64, E>) -> Result<Call, E> {
+        let mut args = Vec::with_capacity(self.args.len());
+        for (k, v) in &self.args {
+            let kind = match &v.kind {
+                ValueKind::Expr(e) => ValueKind::Number(e.eval(var)?),
+                other => other.clone(),
+            };
+            args.push((k.clone(), Value { kind, column: v.column }));
+        }
+        Ok(Call { name: self.name.clone(), name_column: self.name_column, args, variables: self.variables.clone() })
+    }
+}
+
+/// Parse a scheme call; its number expressions are evaluated.
 pub(crate) fn parse_call(src: &str) -> Result<Call> {
+    let call = parse_call_in(src, None)?;
+    let r: std::result::Result<Call, std::convert::Infallible> = call.evaluate(&mut |_, _| Ok(f64::NAN));
+    match r {
+        Ok(c) => Ok(c),
+        Err(never) => match never {},
+    }
+}
+
+/// Parse a scheme call whose number expressions may use variables: a
+/// template (style files). `known` says which names are variables; a name
+/// that is not known is still parsed as a variable inside an expression,
+/// for the caller to report with a suggestion. The expressions stay
+/// unevaluated ([`ValueKind::Expr`]) until [`Call::evaluate`].
+pub(crate) fn parse_template(src: &str, known: &dyn Fn(&str) -> bool, variables: Vec<String>) -> Result<Call> {
+    let mut call = parse_call_in(src, Some(known))?;
+    call.variables = Some(variables);
+    Ok(call)
+}
+
+fn parse_call_in<'a>(src: &'a str, known: Option<&'a dyn Fn(&str) -> bool>) -> Result<Call> {
     let mut lx = Lexer::new(src)?;
+    lx.known = known;
     let name_column = lx.col();
     let name = match lx.next() {
         Tok::Ident(n) => n,
@@ -373,7 +545,23 @@ pub(crate) fn parse_call(src: &str) -> Result<Call> {
     if *lx.peek() != Tok::End {
         return Err(syntax(src, lx.col(), "unexpected text after the scheme"));
     }
-    Ok(Call { name, name_column, args })
+    Ok(Call { name, name_column, args, variables: None })
+}
+
+/// Parse a number expression whose identifiers are all variables (a
+/// style's `let`), unevaluated.
+pub(crate) fn parse_expr(src: &str) -> Result<Expr> {
+    let mut lx = Lexer::new(src)?;
+    let always: &dyn Fn(&str) -> bool = &|_| true;
+    lx.known = Some(always);
+    if *lx.peek() == Tok::End {
+        return Err(syntax(src, 1, "expected an expression"));
+    }
+    let e = lx.expr()?;
+    if *lx.peek() != Tok::End {
+        return Err(syntax(src, lx.col(), "unexpected text after the expression"));
+    }
+    Ok(e)
 }
 
 /// Parse a number expression such as `0.02`, `1/sqrt(5)`, `2**-3`; `None`
@@ -384,7 +572,7 @@ pub fn parse_number(s: &str) -> Option<f64> {
         return None;
     }
     let v = lx.expr().ok()?;
-    (*lx.peek() == Tok::End).then_some(v)
+    (*lx.peek() == Tok::End).then(|| v.constant())
 }
 
 /// Normalise a scheme name: dotted prefixes dropped, CamelCase to
@@ -426,13 +614,58 @@ mod tests {
                 Err(e) => e,
                 Ok(_) => match Lexer::new(&src).and_then(|mut l| l.expr()) {
                     Err(e) => e,
-                    Ok(v) => panic!("parsed to {v}"),
+                    Ok(v) => panic!("parsed to {v:?}"),
                 },
             };
             assert!(matches!(e, Error::Syntax { .. } | Error::TooLong { .. }), "{e}");
         }
         assert_eq!(parse_number(&format!("{}1{}", "(".repeat(150), ")".repeat(150))), Some(1.0));
         assert_eq!(parse_number(&format!("{}1", "-".repeat(150))), Some(1.0));
+    }
+
+    #[test]
+    fn templates_evaluate_variables_with_the_hard_coded_operations() {
+        let known = |n: &str| matches!(n, "l" | "L" | "d" | "std");
+        let call = parse_template("trunc_normal(std=0.02/sqrt(2*(l+1)), a=-3*d^-0.5, b=mode)", &known, vec![]).unwrap();
+        for l in 0..200u64 {
+            for d in [64u64, 768, 2048, 4096, 5120, 8192, 12288] {
+                let c = call.evaluate::<()>(&mut |n, _| Ok(if n == "l" { l as f64 } else { d as f64 })).unwrap();
+                let num = |i: usize| match &c.args[i].1.kind {
+                    ValueKind::Number(x) => *x,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(num(0).to_bits(), (0.02 / (2.0 * (l + 1) as f64).sqrt()).to_bits());
+                assert_eq!(num(1).to_bits(), (-(3.0 * (d as f64).powf(-0.5))).to_bits());
+                // an unknown bare word stays a word (mode=fan_in and the like)
+                assert_eq!(c.args[2].1.kind, ValueKind::Word("mode".into()));
+            }
+        }
+        // variables report their columns; a name followed by an operator is an expression
+        let call = parse_template("normal(std=xx*2)", &known, vec![]).unwrap();
+        let ValueKind::Expr(e) = &call.args[0].1.kind else { panic!() };
+        let mut vars = Vec::new();
+        e.vars(&mut vars);
+        assert_eq!(vars, [("xx", 12)]);
+        // ordinary schemes still refuse names in numbers
+        assert!(parse_call("normal(std=xx*2)").is_err());
+        // non-integer powers are powf; integer powers repeated products
+        for x in [3.0f64, 7.0, 2048.0, 12345.0] {
+            assert_eq!(parse_number(&format!("{x}^-0.5")).unwrap().to_bits(), x.powf(-0.5).to_bits());
+            assert_eq!(parse_number(&format!("{x}^0.25")).unwrap().to_bits(), x.powf(0.25).to_bits());
+            assert_eq!(parse_number(&format!("{x}^3")).unwrap(), x * x * x);
+        }
+    }
+
+    #[test]
+    fn hostile_templates_are_bounded_too() {
+        let always = |_: &str| true;
+        let deep = format!("normal(std={}l{})", "(".repeat(5000), ")".repeat(5000));
+        assert!(matches!(parse_template(&deep, &always, vec![]), Err(Error::Syntax { .. })));
+        let long = format!("normal(std={}l)", "l+".repeat(30_000));
+        let c = parse_template(&long, &always, vec![]).unwrap();
+        let c = c.evaluate::<()>(&mut |_, _| Ok(1.0)).unwrap();
+        assert_eq!(c.args[0].1.kind, ValueKind::Number(30_001.0));
+        assert!(matches!(parse_expr(&"1+".repeat(40_000)), Err(Error::TooLong { .. })));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod special;
 pub mod stats;
 pub mod stream;
 pub(crate) mod structured;
+pub mod style;
 pub mod suggest;
 pub mod tensor;
 

@@ -12,12 +12,16 @@
 //! | `?` | one character |
 //! | `[abc]`, `[a-z]`, `[!a-z]` or `[^a-z]` | one character of (or not of) the class |
 //! | `{a,b,c}` | one of the alternatives, each a glob itself (nesting allowed) |
+//! | `{name}` | a capture: one or more characters other than `.` (`model.layers.{l}.mlp.weight`) |
 //! | `\x` | the character `x` literally |
 //!
 //! Everything else matches itself; matching is case-sensitive and covers
-//! the whole name. A brace group without a comma (`{l}`) is reserved for
-//! capturing a path segment (`model.layers.{l}.mlp.weight`) and refused
-//! for now.
+//! the whole name. A brace group without a comma is a capture: its name is
+//! an identifier, used once per glob, and not inside an alternative.
+//! [`Glob::captures`] returns what each capture matched; when a name can
+//! match in several ways, stars take as few characters as they can and
+//! each capture then as many, so captures are read from the left
+//! (`*.{l}.mlp.weight` on `model.layers.3.mlp.weight` gives `l = 3`).
 //!
 //! Written by hand rather than with `globset`: the core crate must stay
 //! small for the integrations (globset pulls in `regex-automata` and
@@ -59,7 +63,14 @@ enum Tok {
     Char(char),
     Any,
     Star,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// The first character of a capture (not a dot); `.0` is its index.
+    CaptureStart(usize),
+    /// The rest of a capture: any run of characters other than a dot.
+    CaptureRest,
 }
 
 impl Tok {
@@ -68,7 +79,12 @@ impl Tok {
             Tok::Char(x) => *x == c,
             Tok::Any | Tok::Star => true,
             Tok::Class { negated, ranges } => ranges.iter().any(|&(a, b)| a <= c && c <= b) != *negated,
+            Tok::CaptureStart(_) | Tok::CaptureRest => c != '.',
         }
+    }
+    /// Matches any number of characters (stays in place on a match).
+    fn repeats(&self) -> bool {
+        matches!(self, Tok::Star | Tok::CaptureRest)
     }
 }
 
@@ -79,6 +95,8 @@ pub struct Glob {
     /// The glob with its brace groups expanded: it matches when one of
     /// these flat token sequences does.
     alternatives: Vec<Vec<Tok>>,
+    /// The capture names, in order.
+    captures: Vec<String>,
 }
 
 impl fmt::Debug for Glob {
@@ -115,6 +133,7 @@ struct Parser<'a> {
     glob: &'a str,
     chars: Vec<char>,
     pos: usize,
+    captures: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -202,13 +221,25 @@ impl Parser<'_> {
         }
         if commas == 0 {
             let inner: String = self.chars[open + 1..self.pos - 1].iter().collect();
-            return Err(bad(
-                self.glob,
-                format!(
-                    "{{{inner}}} has no ',': a brace group lists alternatives ({{a,b}}); \
-                     a single name in braces is reserved for capturing a path segment"
-                ),
-            ));
+            let identifier = inner.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !identifier {
+                return Err(bad(
+                    self.glob,
+                    format!(
+                        "{{{inner}}} has no ',': a brace group lists alternatives ({{a,b}}), \
+                         or names a capture ({{l}}, an identifier)"
+                    ),
+                ));
+            }
+            if depth > 0 {
+                return Err(bad(self.glob, format!("the capture {{{inner}}} is inside a brace group")));
+            }
+            if self.captures.contains(&inner) {
+                return Err(bad(self.glob, format!("the capture {{{inner}}} appears twice")));
+            }
+            self.captures.push(inner);
+            return Ok(vec![vec![Tok::CaptureStart(self.captures.len() - 1), Tok::CaptureRest]]);
         }
         Ok(out)
     }
@@ -265,9 +296,26 @@ impl Glob {
         if glob.len() > MAX_GLOB_LEN {
             return Err(Error::TooLong { what: "glob".into(), len: glob.len(), max: MAX_GLOB_LEN });
         }
-        let mut p = Parser { glob, chars: glob.chars().collect(), pos: 0 };
+        let mut p = Parser { glob, chars: glob.chars().collect(), pos: 0, captures: Vec::new() };
         let alternatives = p.sequence(0)?;
-        Ok(Glob { text: glob.to_string(), alternatives })
+        Ok(Glob { text: glob.to_string(), alternatives, captures: p.captures })
+    }
+
+    /// The names of the captures (`{l}`), in order.
+    pub fn capture_names(&self) -> &[String] {
+        &self.captures
+    }
+
+    /// What each capture matched (in the order of [`Glob::capture_names`]),
+    /// or `None` when `name` does not match. The first alternative that
+    /// matches decides; within it, stars take as few characters as they
+    /// can and captures as many. Time and memory O(len(name) x
+    /// len(glob)) for a glob with captures.
+    pub fn captures<'n>(&self, name: &'n str) -> Option<Vec<&'n str>> {
+        if self.captures.is_empty() {
+            return self.is_match(name).then(Vec::new);
+        }
+        self.alternatives.iter().find_map(|toks| capture_flat(toks, name, self.captures.len()))
     }
 
     /// The glob as written.
@@ -296,7 +344,7 @@ fn match_flat(toks: &[Tok], text: &str) -> bool {
         for i in 0..n {
             if cur[i] && toks[i].accepts(c) {
                 // a star stays where it is, every other token moves on
-                let to = if toks[i] == Tok::Star { i } else { i + 1 };
+                let to = if toks[i].repeats() { i } else { i + 1 };
                 next[to] = true;
                 any = true;
             }
@@ -313,10 +361,70 @@ fn match_flat(toks: &[Tok], text: &str) -> bool {
 /// Epsilon closure: a star may match nothing.
 fn close(toks: &[Tok], states: &mut [bool]) {
     for i in 0..toks.len() {
-        if states[i] && toks[i] == Tok::Star {
+        if states[i] && toks[i].repeats() {
             states[i + 1] = true;
         }
     }
+}
+
+/// The captures of one flat alternative: a table of which suffixes of the
+/// tokens match which suffixes of the text, then one walk from the left
+/// choosing, at each star, the shortest run and, at each capture, the
+/// longest that still lets the rest match.
+fn capture_flat<'n>(toks: &[Tok], text: &'n str, count: usize) -> Option<Vec<&'n str>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let (n, m) = (toks.len(), chars.len());
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    // can[i][j]: toks[i..] matches chars[j..]
+    let mut can = vec![false; (n + 1) * (m + 1)];
+    can[at(n, m)] = true;
+    for i in (0..n).rev() {
+        for j in (0..=m).rev() {
+            let here = j < m && toks[i].accepts(chars[j].1);
+            can[at(i, j)] = if toks[i].repeats() {
+                can[at(i + 1, j)] || (here && can[at(i, j + 1)])
+            } else {
+                here && can[at(i + 1, j + 1)]
+            };
+        }
+    }
+    if !can[at(0, 0)] {
+        return None;
+    }
+    let byte = |j: usize| chars.get(j).map_or(text.len(), |c| c.0);
+    let mut out = vec![""; count];
+    let (mut i, mut j) = (0, 0);
+    while i < n {
+        match toks[i] {
+            Tok::Star => {
+                if can[at(i + 1, j)] {
+                    i += 1;
+                } else {
+                    j += 1;
+                }
+            }
+            Tok::CaptureStart(k) => {
+                // the longest dot-free run after which the rest matches
+                let mut end = j + 1;
+                let mut best = None;
+                while end <= m && chars[end - 1].1 != '.' {
+                    if can[at(i + 2, end)] {
+                        best = Some(end);
+                    }
+                    end += 1;
+                }
+                let end = best?;
+                out[k] = &text[byte(j)..byte(end)];
+                j = end;
+                i += 2;
+            }
+            _ => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// What a rule assigns.
@@ -529,7 +637,9 @@ mod tests {
             ("[a-", "never closed"),
             ("[z-a]", "reversed"),
             ("a\\", "escape"),
-            ("model.layers.{l}.mlp", "reserved for capturing"),
+            ("model.layers.{1}.mlp", "names a capture"),
+            ("{a,{l}}.mlp", "inside a brace group"),
+            ("{l}.{l}", "appears twice"),
         ] {
             let e = Glob::new(g).unwrap_err().to_string();
             assert!(e.contains(why), "{g}: {e}");
@@ -537,6 +647,26 @@ mod tests {
         let e = Glob::new(&"{a,b}".repeat(11)).unwrap_err().to_string();
         assert!(e.contains("more than 1024"), "{e}");
         assert!(matches!(Glob::new(&"a".repeat(MAX_GLOB_LEN + 1)), Err(Error::TooLong { .. })));
+    }
+
+    #[test]
+    fn captures_read_one_segment_from_the_left() {
+        let c = |g: &str, n: &str| Glob::new(g).unwrap().captures(n).map(|v| v.join("|"));
+        assert_eq!(c("model.layers.{l}.mlp.down_proj.weight", "model.layers.17.mlp.down_proj.weight").unwrap(), "17");
+        assert_eq!(c("model.layers.{l}.mlp.down_proj.weight", "model.layers.1.7.mlp.down_proj.weight"), None);
+        assert_eq!(c("model.layers.{l}.mlp.weight", "model.layers..mlp.weight"), None);
+        assert_eq!(c("*.{l}.mlp.weight", "model.layers.3.mlp.weight").unwrap(), "3");
+        assert_eq!(c("*.{l}.*", "a.1.b.2.c").unwrap(), "1");
+        assert_eq!(c("{a}_{b}", "x_y_z").unwrap(), "x_y|z");
+        assert_eq!(
+            c("{model.layers,transformer.h}.{l}.{kind}.weight", "transformer.h.4.attn.weight").unwrap(),
+            "4|attn"
+        );
+        assert_eq!(c("é.{l}", "é.ü").unwrap(), "ü");
+        assert_eq!(c("*.weight", "a.weight").unwrap(), "");
+        let g = Glob::new("layers.{l}.{part}").unwrap();
+        assert_eq!(g.capture_names(), ["l", "part"]);
+        assert!(g.is_match("layers.0.x") && !g.is_match("layers.0.x.y") && !g.is_match("layers.0."));
     }
 
     #[test]

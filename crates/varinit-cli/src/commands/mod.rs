@@ -12,3 +12,4 @@ pub mod propagate;
 pub mod sample;
 pub mod schemes;
 pub mod spec;
+pub mod styles;

@@ -39,6 +39,7 @@ mod distribution;
 mod validate;
 
 pub use crate::grammar::parse_number;
+pub(crate) use binding::from_call;
 pub use catalogue::SCHEMES;
 pub use distribution::{ResolveOptions, Resolved};
 

@@ -68,6 +68,7 @@ fn axes(a: &Args, name: &str, default: Axes) -> Result<Axes> {
             }
             Axes::seq(&list)
         }
+        Some(Value { kind: ValueKind::Expr(_), .. }) => Err(bad("an unevaluated expression".into())),
     }
 }
 
