@@ -1,7 +1,9 @@
-//! The presets and `--hf-config` produce exactly the tensor names and shapes
-//! that transformers 5.24 saves (pinned in `data/hf_keys.json` by
-//! `tools/reference/pin_hf_keys.py`), so `from_pretrained` finds no missing
-//! or unexpected keys. CI cannot install torch; these lists stand in for it.
+//! The presets and Hugging Face configs produce exactly the tensor names,
+//! shapes and state-dict order of transformers 5.24, and under the `hf`
+//! style the schemes its `_init_weights` amounts to (pinned in
+//! `data/hf_keys.json` by `tools/reference/pin_hf_keys.py`), so
+//! `from_pretrained` finds no missing or unexpected keys. These lists stand
+//! in for torch in the Rust tests; the Python tests load the files live.
 
 use std::collections::BTreeMap;
 
@@ -32,9 +34,52 @@ fn hf_configs_give_transformers_keys() {
                 assert!(m.is_err());
                 continue;
             }
+            let family = case["config"]["model_type"].as_str().unwrap();
+            if style == "torchtitan" && !matches!(family, "llama" | "mistral" | "qwen2") {
+                let e = m.unwrap_err().to_string();
+                assert!(e.contains("torchtitan") && e.contains(family), "{e}");
+                continue;
+            }
             let m = m.unwrap();
             assert_eq!(keys(&m), want(case), "{name} {style}");
+            let order: Vec<&str> = m.tensors.iter().map(|t| t.name.as_str()).collect();
+            let want_order: Vec<&str> = case["order"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+            assert_eq!(order, want_order, "{name}: state-dict order");
             assert_eq!(m.hf_config.as_deref(), Some(&bytes[..]), "the config is written unchanged");
+            if style == "hf" {
+                for t in &m.tensors {
+                    assert_eq!(t.init.to_string(), case["schemes"][&t.name], "{name} {}: transformers' init", t.name);
+                }
+            }
+        }
+    }
+    // every native family is pinned
+    for family in preset::HF_MODEL_TYPES {
+        assert!(
+            all["cases"].as_object().unwrap().values().any(|c| c["config"]["model_type"] == *family),
+            "{family} has no pinned case"
+        );
+    }
+}
+
+#[test]
+fn megatron_scales_the_output_projections_of_every_family() {
+    let all = cases();
+    for (name, case) in all["cases"].as_object().unwrap() {
+        let bytes = serde_json::to_vec(&case["config"]).unwrap();
+        let m = preset::from_hf_config(&bytes, name, &["style=megatron".into()]).unwrap();
+        let l = case["config"]["num_hidden_layers"].as_u64().or(case["config"]["n_layer"].as_u64()).unwrap();
+        let scaled = format!("normal(mean=0, std={:?})", 0.02 / (2.0 * l as f64).sqrt());
+        for t in &m.tensors {
+            let out = t.name.ends_with("o_proj.weight")
+                || t.name.ends_with("down_proj.weight")
+                || t.name.ends_with("experts.down_proj")
+                || t.name.ends_with("c_proj.weight");
+            if out {
+                assert_eq!(t.init.to_string(), scaled, "{name} {}", t.name);
+            } else if t.init.to_string().starts_with("normal") {
+                assert_eq!(t.init.to_string(), "normal(mean=0, std=0.02)", "{name} {}", t.name);
+            }
         }
     }
 }
