@@ -135,3 +135,37 @@ fn styles_give_their_stds() {
             .all(|t| t.init.to_string() == "normal(mean=0, std=0.02)")
     );
 }
+
+#[test]
+fn new_family_presets_read_back_as_their_config() {
+    let tiny = ["size=tiny".to_string()];
+    for family in ["mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2"] {
+        let m = preset::expand(family, &tiny, DType::BF16).unwrap();
+        let cfg: serde_json::Value = serde_json::from_slice(m.hf_config.as_ref().unwrap()).unwrap();
+        assert_eq!(cfg["model_type"], family);
+        assert!(cfg["pad_token_id"].is_null() && cfg["dtype"] == "bfloat16", "{cfg}");
+        assert_eq!((cfg["hidden_size"].as_u64(), cfg["head_dim"].as_u64()), (Some(64), Some(16)), "{family}");
+        let again = preset::from_hf_config(&serde_json::to_vec(&cfg).unwrap(), "generated", &[]).unwrap();
+        let names =
+            |m: &ModelSpec| m.tensors.iter().map(|t| (t.name.clone(), t.shape.dims().to_vec())).collect::<Vec<_>>();
+        assert_eq!(names(&again), names(&m), "{family}");
+        assert!(m.source.starts_with(&format!("preset {family} style=hf size=tiny")), "{}", m.source);
+        if family.contains("moe") || family == "mixtral" {
+            let e = m.tensors.iter().find(|t| t.name.ends_with("layers.0.mlp.experts.gate_up_proj")).unwrap();
+            // Mixtral's experts are intermediate_size wide, Qwen3-MoE's moe_intermediate_size
+            let f = if family == "mixtral" { 128 } else { 32 };
+            assert_eq!(e.shape.dims(), &[4, 2 * f, 64]);
+        }
+        // the default size is transformers' config defaults
+        let d = preset::expand(family, &[], DType::F32).unwrap();
+        let cfg: serde_json::Value = serde_json::from_slice(d.hf_config.as_ref().unwrap()).unwrap();
+        let want = match family {
+            "mixtral" | "qwen3" | "olmo2" => 4096,
+            "qwen3_moe" => 2048,
+            "phi3" => 3072,
+            _ => 2304,
+        };
+        assert_eq!(cfg["hidden_size"].as_u64(), Some(want), "{family}");
+        assert!(preset::expand(family, &["style=torchtitan".into()], DType::F32).is_err());
+    }
+}

@@ -174,6 +174,28 @@ def test_cli_native_families_load_and_equal_python(arch, tmp_path):
         assert x.contiguous().view(torch.uint8).numpy().tobytes() == y.contiguous().view(torch.uint8).numpy().tobytes(), k
 
 
+@pytest.mark.parametrize("arch", NEW_NATIVE)
+def test_cli_presets_of_the_new_families_load_and_equal_python(arch, tmp_path):
+    # `varinit init --preset ARCH --set size=tiny` writes a config with no
+    # pad_token_id, so here transformers' init zeroes no row: every byte agrees.
+    exe = _cli()
+    cli_out, py_out = tmp_path / "cli", tmp_path / "py"
+    args = [exe, "init", "--preset", arch, "--set", "size=tiny", "--set", "style=megatron", "-o", str(cli_out)]
+    r = subprocess.run(args + ["--seed", "9", "--no-sync"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a = _read(cli_out)
+    model, info = transformers.AutoModelForCausalLM.from_pretrained(cli_out, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info.get("mismatched_keys"), info
+    assert model.config.pad_token_id is None and model.config.hidden_size == 64
+    # megatron: output projections std/sqrt(2L), L = 2
+    rules = [("*o_proj.weight", "normal(std=0.01)"), ("*down_proj*", "normal(std=0.01)")]
+    rep = hf.init_checkpoint(cli_out / "config.json", py_out, seed=9, sync=False, rules=rules)
+    b = _read(py_out)
+    assert sorted(a) == sorted(b) and rep.patched == []
+    for k in a:
+        assert a[k].view(torch.uint8).numpy().tobytes() == b[k].view(torch.uint8).numpy().tobytes(), k
+
+
 def test_cli_points_other_architectures_to_python(tmp_path):
     exe = _cli()
     path = tmp_path / "config.json"

@@ -9,6 +9,7 @@ use varinit::Init;
 
 use super::Style;
 use super::build::{self, Dims, Tensors};
+use super::native::Native;
 use crate::Result;
 use crate::spec::TensorSpec;
 
@@ -81,5 +82,17 @@ impl GemmaArch {
         }
         build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, zero, &s)?;
         Ok(t.0)
+    }
+}
+
+impl Native for GemmaArch {
+    fn defaults_for(model_type: &str) -> Self {
+        GemmaArch::defaults_for(model_type)
+    }
+    fn dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn tensors_for(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
+        self.tensors(model_type, style)
     }
 }

@@ -8,6 +8,7 @@ use varinit::Init;
 
 use super::Style;
 use super::build::{self, Dims, Tensors};
+use super::native::Native;
 use crate::Result;
 use crate::spec::TensorSpec;
 
@@ -60,5 +61,18 @@ impl MixtralArch {
         }
         build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, &Init::ones(), &s)?;
         Ok(t.0)
+    }
+}
+
+impl Native for MixtralArch {
+    const ALIASES: &'static [(&'static str, &'static str)] = ALIASES;
+    fn defaults_for(_: &str) -> Self {
+        MixtralArch::default()
+    }
+    fn dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
+        self.tensors(style)
     }
 }

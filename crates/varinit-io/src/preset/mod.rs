@@ -41,6 +41,7 @@ mod gpt2;
 mod llama;
 mod mixtral;
 mod mlp;
+mod native;
 mod olmo2;
 mod phi3;
 mod qwen3;
@@ -63,7 +64,8 @@ use crate::{IoError, Result};
 use settings::Settings;
 
 /// The preset names.
-pub const PRESETS: &[&str] = &["llama", "gpt2", "mlp"];
+pub const PRESETS: &[&str] =
+    &["llama", "gpt2", "mlp", "mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2"];
 
 /// The `model_type`s a Hugging Face config may have.
 pub const HF_MODEL_TYPES: &[&str] =
@@ -135,7 +137,11 @@ where
         return Err(IoError::Usage(format!("{name} size={size:?}: use {} or {last}", rest.join(", "))));
     };
     if let Value::Object(o) = over {
-        base.extend(o.clone());
+        for (k, v) in o {
+            if base.contains_key(k) {
+                base.insert(k.clone(), v.clone());
+            }
+        }
     }
     Ok((s.merge(base)?, s))
 }
@@ -168,6 +174,11 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
             let tensors = a.tensors(style)?;
             Ok(model("gpt2", style.name(), &s.describe(), tensors, Some(a.hf_config(dtype))))
         }
+        "mixtral" => native::preset::<MixtralArch>(preset, sets, dtype),
+        "qwen3" | "qwen3_moe" => native::preset::<Qwen3Arch>(preset, sets, dtype),
+        "gemma2" | "gemma3_text" => native::preset::<GemmaArch>(preset, sets, dtype),
+        "phi3" => native::preset::<Phi3Arch>(preset, sets, dtype),
+        "olmo2" => native::preset::<Olmo2Arch>(preset, sets, dtype),
         "mlp" => {
             let s = Settings::new("preset mlp", sets, mlp::KEYS)?;
             let (tensors, style) = mlp::tensors(&s)?;
@@ -259,14 +270,11 @@ fn tensors_of_config(
     match model_type {
         "llama" | "mistral" | "qwen2" => settings::from_config(&LlamaArch::defaults_for(model_type), c, &[], file)?
             .tensors(model_type, style, depth_init),
-        "mixtral" => settings::from_config(&MixtralArch::default(), c, mixtral::ALIASES, file)?.tensors(style),
-        "qwen3" | "qwen3_moe" => settings::from_config(&Qwen3Arch::defaults_for(model_type), c, qwen3::ALIASES, file)?
-            .tensors(model_type, style),
-        "gemma2" | "gemma3_text" => {
-            settings::from_config(&GemmaArch::defaults_for(model_type), c, &[], file)?.tensors(model_type, style)
-        }
-        "phi3" => settings::from_config(&Phi3Arch::default(), c, &[], file)?.tensors(style),
-        "olmo2" => settings::from_config(&Olmo2Arch::default(), c, &[], file)?.tensors(style),
+        "mixtral" => native::from_config::<MixtralArch>(model_type, c, file, style),
+        "qwen3" | "qwen3_moe" => native::from_config::<Qwen3Arch>(model_type, c, file, style),
+        "gemma2" | "gemma3_text" => native::from_config::<GemmaArch>(model_type, c, file, style),
+        "phi3" => native::from_config::<Phi3Arch>(model_type, c, file, style),
+        "olmo2" => native::from_config::<Olmo2Arch>(model_type, c, file, style),
         "gpt2" => {
             if c.get("add_cross_attention").and_then(Value::as_bool) == Some(true) {
                 return Err(IoError::Usage("add_cross_attention = true is not supported".into()));

@@ -8,6 +8,7 @@ use varinit::Init;
 
 use super::Style;
 use super::build::{self, Dims, Tensors};
+use super::native::Native;
 use crate::Result;
 use crate::spec::TensorSpec;
 
@@ -55,5 +56,17 @@ impl Olmo2Arch {
         }
         build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, one, &s)?;
         Ok(t.0)
+    }
+}
+
+impl Native for Olmo2Arch {
+    fn defaults_for(_: &str) -> Self {
+        Olmo2Arch::default()
+    }
+    fn dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
+        self.tensors(style)
     }
 }

@@ -6,6 +6,7 @@ use varinit::Init;
 
 use super::Style;
 use super::build::{self, Dims, Tensors};
+use super::native::Native;
 use crate::Result;
 use crate::spec::TensorSpec;
 
@@ -51,5 +52,17 @@ impl Phi3Arch {
         }
         build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, &Init::ones(), &s)?;
         Ok(t.0)
+    }
+}
+
+impl Native for Phi3Arch {
+    fn defaults_for(_: &str) -> Self {
+        Phi3Arch::default()
+    }
+    fn dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
+        self.tensors(style)
     }
 }

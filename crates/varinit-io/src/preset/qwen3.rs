@@ -11,6 +11,7 @@ use varinit::Init;
 
 use super::Style;
 use super::build::{self, Dims, Tensors};
+use super::native::Native;
 use crate::Result;
 use crate::spec::TensorSpec;
 
@@ -115,5 +116,25 @@ impl Qwen3Arch {
         }
         build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, &Init::ones(), &s)?;
         Ok(t.0)
+    }
+}
+
+impl Native for Qwen3Arch {
+    const ALIASES: &'static [(&'static str, &'static str)] = ALIASES;
+    fn defaults_for(model_type: &str) -> Self {
+        Qwen3Arch::defaults_for(model_type)
+    }
+    fn dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn tensors_for(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
+        self.tensors(model_type, style)
+    }
+    fn trim_config(model_type: &str, config: &mut serde_json::Map<String, serde_json::Value>) {
+        if model_type == "qwen3" {
+            for k in ["num_local_experts", "moe_intermediate_size", "decoder_sparse_step", "mlp_only_layers"] {
+                config.remove(k);
+            }
+        }
     }
 }
