@@ -1,7 +1,8 @@
 //! The `mlp` preset: a plain stack of linear layers (`layers.{i}.weight`
 //! (out, in), `layers.{i}.bias`).
 
-use varinit::Init;
+use varinit::scheme::Family;
+use varinit::{FanMode, Init};
 
 use super::build::{Tensors, normal};
 use super::settings::Settings;
@@ -33,7 +34,7 @@ pub(super) fn tensors(s: &Settings) -> Result<(Vec<TensorSpec>, String)> {
     let (w, b) = match style {
         "torch" => (Init::TorchDefault, None),
         "hf" => (normal(std)?, Some(Init::zeros())),
-        "kaiming" => ("kaiming_normal(nonlinearity=relu)".parse::<Init>()?, Some(Init::zeros())),
+        "kaiming" => (kaiming_relu(), Some(Init::zeros())),
         _ => return Err(IoError::Usage(format!("mlp style={style:?}: use torch, hf or kaiming"))),
     };
     let mut t = Tensors::default();
@@ -46,4 +47,19 @@ pub(super) fn tensors(s: &Settings) -> Result<(Vec<TensorSpec>, String)> {
         }
     }
     Ok((t.0, style.to_string()))
+}
+
+/// `kaiming_normal(nonlinearity=relu)`: PyTorch's defaults a = 0, fan_in.
+fn kaiming_relu() -> Init {
+    Init::Kaiming { family: Family::Normal, a: 0.0, mode: FanMode::FanIn, nonlinearity: "relu" }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kaiming_relu_is_the_grammar_s() {
+        let parsed: varinit::Init = "kaiming_normal(nonlinearity=relu)".parse().unwrap();
+        assert_eq!(super::kaiming_relu(), parsed);
+        assert_eq!(super::kaiming_relu().to_string(), parsed.to_string());
+    }
 }
