@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use varinit::{DType, Init};
 
 use super::Style;
-use super::build::{self, Attn, Schemes, Tensors, normal, trunc};
+use super::build::{self, Dims, Schemes, Tensors, normal, trunc};
+use super::settings;
 use super::torch_dtype_name;
 use crate::Result;
 use crate::spec::TensorSpec;
@@ -20,29 +21,13 @@ use crate::spec::TensorSpec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LlamaArch {
-    /// d_model.
-    pub hidden_size: u64,
-    /// MLP width.
-    pub intermediate_size: u64,
-    /// Layers.
-    pub num_hidden_layers: u64,
-    /// Query heads.
-    pub num_attention_heads: u64,
-    /// Key/value heads (GQA when fewer than the query heads); `None`: as
-    /// many as the query heads.
-    pub num_key_value_heads: Option<u64>,
-    /// Per-head width; `None`: hidden_size / num_attention_heads.
-    pub head_dim: Option<u64>,
-    /// Vocabulary.
-    pub vocab_size: u64,
-    /// `lm_head` shares the embedding (and is not saved).
-    pub tie_word_embeddings: bool,
+    /// The shared decoder fields.
+    #[serde(flatten)]
+    pub dims: Dims,
     /// Llama: biases on q, k, v and o.
     pub attention_bias: bool,
     /// Llama: biases on the MLP.
     pub mlp_bias: bool,
-    /// Base std.
-    pub initializer_range: f64,
     /// For the generated config.
     pub max_position_embeddings: u64,
     /// For the generated config.
@@ -54,17 +39,9 @@ pub struct LlamaArch {
 impl Default for LlamaArch {
     fn default() -> Self {
         LlamaArch {
-            hidden_size: 4096,
-            intermediate_size: 11008,
-            num_hidden_layers: 32,
-            num_attention_heads: 32,
-            num_key_value_heads: None,
-            head_dim: None,
-            vocab_size: 32000,
-            tie_word_embeddings: false,
+            dims: build::dims(4096, 11008, 32, 32, None, 32000),
             attention_bias: false,
             mlp_bias: false,
-            initializer_range: 0.02,
             max_position_embeddings: 2048,
             rms_norm_eps: 1e-6,
             rope_theta: 10000.0,
@@ -105,50 +82,20 @@ impl LlamaArch {
         let d = LlamaArch::default();
         match model_type {
             "mistral" => LlamaArch {
-                intermediate_size: 14336,
-                num_key_value_heads: Some(8),
+                dims: build::dims(4096, 14336, 32, 32, Some(8), 32000),
                 max_position_embeddings: 131072,
                 ..d
             },
-            "qwen2" => LlamaArch { intermediate_size: 22016, vocab_size: 151936, max_position_embeddings: 32768, ..d },
+            "qwen2" => {
+                LlamaArch { dims: build::dims(4096, 22016, 32, 32, None, 151936), max_position_embeddings: 32768, ..d }
+            }
             _ => d,
         }
     }
 
-    fn kv_heads(&self) -> u64 {
-        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
-    }
-
-    fn head_dim(&self) -> u64 {
-        self.head_dim.unwrap_or_else(|| self.hidden_size.checked_div(self.num_attention_heads).unwrap_or(0))
-    }
-
     /// The variables init styles use.
     pub fn vars(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("L", self.num_hidden_layers as f64),
-            ("d", self.hidden_size as f64),
-            ("d_ff", self.intermediate_size as f64),
-            ("heads", self.num_attention_heads as f64),
-            ("kv_heads", self.kv_heads() as f64),
-            ("head_dim", self.head_dim() as f64),
-            ("vocab", self.vocab_size as f64),
-            ("std", self.initializer_range),
-        ]
-    }
-
-    fn check(&self) -> Result<()> {
-        build::check_positive(&[
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("num_key_value_heads", self.kv_heads()),
-            ("head_dim", self.head_dim()),
-            ("vocab_size", self.vocab_size),
-        ])?;
-        build::check_gqa(self.num_attention_heads, self.kv_heads())?;
-        build::check_std(self.initializer_range)
+        self.dims.vars()
     }
 
     /// (q/k/v bias, o bias, MLP bias) of `model_type`.
@@ -162,7 +109,7 @@ impl LlamaArch {
 
     /// The style decision for this family: every scheme of `style`.
     fn schemes(&self, style: Style, depth_init: bool) -> Result<Schemes> {
-        let (std, l) = (self.initializer_range, self.num_hidden_layers);
+        let (std, l) = (self.dims.initializer_range, self.dims.num_hidden_layers);
         if style != Style::Torchtitan {
             return Schemes::hf_or_megatron(style, std, l, "llama");
         }
@@ -170,7 +117,7 @@ impl LlamaArch {
         let layer_std =
             |i: u64| if depth_init { 0.02 / (2.0 * (i + 1) as f64).sqrt() } else { 0.02 / (2.0 * l as f64).sqrt() };
         let out = (0..l).map(|i| trunc(layer_std(i), 2.0)).collect::<Result<Vec<_>>>()?;
-        let s = (self.hidden_size as f64).powf(-0.5);
+        let s = (self.dims.hidden_size as f64).powf(-0.5);
         Ok(Schemes {
             embed: normal(1.0)?,
             inner: trunc(0.02, 2.0)?,
@@ -184,13 +131,13 @@ impl LlamaArch {
     /// The tensors of `model_type`, in transformers' state-dict order, with
     /// `style`'s schemes.
     pub fn tensors(&self, model_type: &str, style: Style, depth_init: bool) -> Result<Vec<TensorSpec>> {
-        self.check()?;
+        let c = &self.dims;
+        c.check()?;
         let s = self.schemes(style, depth_init)?;
-        let (d, f, l) = (self.hidden_size, self.intermediate_size, self.num_hidden_layers);
-        let a = Attn { d, q: self.num_attention_heads * self.head_dim(), kv: self.kv_heads() * self.head_dim() };
+        let (d, f, l, a) = (c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.attn());
         let (qkv_bias, o_bias, mlp_bias) = self.biases(model_type);
         let mut t = Tensors::default();
-        t.push("model.embed_tokens.weight", &[self.vocab_size, d], &s.embed)?;
+        t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
         for i in 0..l as usize {
             let p = format!("model.layers.{i}");
             build::attention(&mut t, &p, a, (qkv_bias, o_bias), &s, i)?;
@@ -198,39 +145,34 @@ impl LlamaArch {
             t.push(format!("{p}.input_layernorm.weight"), &[d], &Init::ones())?;
             t.push(format!("{p}.post_attention_layernorm.weight"), &[d], &Init::ones())?;
         }
-        build::head(&mut t, d, self.vocab_size, self.tie_word_embeddings, &Init::ones(), &s)?;
+        build::head(&mut t, d, c.vocab_size, c.tie_word_embeddings, &Init::ones(), &s)?;
         Ok(t.0)
     }
 
-    /// A `config.json` transformers reads back as this architecture.
+    /// A `config.json` transformers reads back as this architecture: the
+    /// struct's fields (the biases for `llama` only) with the derived head
+    /// counts resolved.
     pub fn hf_config(&self, model_type: &str, dtype: DType) -> Value {
         let arch = match model_type {
             "mistral" => "MistralForCausalLM",
             "qwen2" => "Qwen2ForCausalLM",
             _ => "LlamaForCausalLM",
         };
-        let mut c = json!({
-            "architectures": [arch],
-            "model_type": model_type,
-            "hidden_size": self.hidden_size,
-            "intermediate_size": self.intermediate_size,
-            "num_hidden_layers": self.num_hidden_layers,
-            "num_attention_heads": self.num_attention_heads,
-            "num_key_value_heads": self.kv_heads(),
-            "head_dim": self.head_dim(),
-            "vocab_size": self.vocab_size,
-            "tie_word_embeddings": self.tie_word_embeddings,
-            "initializer_range": self.initializer_range,
-            "max_position_embeddings": self.max_position_embeddings,
-            "rms_norm_eps": self.rms_norm_eps,
-            "rope_theta": self.rope_theta,
-            "hidden_act": "silu",
-            "dtype": torch_dtype_name(dtype),
-        });
-        if model_type == "llama" {
-            c["attention_bias"] = json!(self.attention_bias);
-            c["mlp_bias"] = json!(self.mlp_bias);
+        let mut c = settings::object_of(self);
+        if model_type != "llama" {
+            c.remove("attention_bias");
+            c.remove("mlp_bias");
         }
-        c
+        for (k, v) in [
+            ("architectures", json!([arch])),
+            ("model_type", json!(model_type)),
+            ("num_key_value_heads", json!(self.dims.kv_heads())),
+            ("head_dim", json!(self.dims.head_dim())),
+            ("hidden_act", json!("silu")),
+            ("dtype", json!(torch_dtype_name(dtype))),
+        ] {
+            c.insert(k.to_string(), v);
+        }
+        Value::Object(c)
     }
 }
