@@ -54,7 +54,7 @@ impl GemmaArch {
     }
 
     /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: [`Dims::schemes`], hf or megatron).
+    /// decision: `Dims::schemes`, hf or megatron).
     pub fn tensors(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;

@@ -10,7 +10,9 @@
 //! The module is split by job: `settings` (key=value settings and config
 //! objects as a typed serde merge over an architecture's defaults), `build`
 //! (tensor lists, the schemes of a decoder as [`varinit::Init`] values, the
-//! shared attention / MLP / MoE blocks) and one file per family. Each
+//! shared decoder fields [`Dims`], the attention / MLP / MoE blocks), `native`
+//! (one path from a config or a preset for the families after Llama and
+//! GPT-2) and one file per family. Each
 //! architecture struct derives serde with transformers' config defaults,
 //! has `vars()` (the variables init styles use: `L`, `d`, `d_ff`, `heads`,
 //! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and makes its style

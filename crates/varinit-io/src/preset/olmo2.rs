@@ -36,7 +36,7 @@ impl Olmo2Arch {
     }
 
     /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: [`Dims::schemes`], hf or megatron).
+    /// decision: `Dims::schemes`, hf or megatron).
     pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;

@@ -32,7 +32,7 @@ impl Phi3Arch {
     }
 
     /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: [`Dims::schemes`], hf or megatron; the fused gate-up takes
+    /// decision: `Dims::schemes`, hf or megatron; the fused gate-up takes
     /// the gate's scheme, which is the up projection's under both).
     pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
