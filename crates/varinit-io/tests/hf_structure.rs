@@ -1,7 +1,9 @@
-//! The presets and `--hf-config` produce exactly the tensor names and shapes
-//! that transformers 5.24 saves (pinned in `data/hf_keys.json` by
-//! `tools/reference/pin_hf_keys.py`), so `from_pretrained` finds no missing
-//! or unexpected keys. CI cannot install torch; these lists stand in for it.
+//! The presets and Hugging Face configs produce exactly the tensor names,
+//! shapes and state-dict order of transformers 5.24, and under the `hf`
+//! style the schemes its `_init_weights` amounts to (pinned in
+//! `data/hf_keys.json` by `tools/reference/pin_hf_keys.py`), so
+//! `from_pretrained` finds no missing or unexpected keys. These lists stand
+//! in for torch in the Rust tests; the Python tests load the files live.
 
 use std::collections::BTreeMap;
 
@@ -32,9 +34,52 @@ fn hf_configs_give_transformers_keys() {
                 assert!(m.is_err());
                 continue;
             }
+            let family = case["config"]["model_type"].as_str().unwrap();
+            if style == "torchtitan" && !matches!(family, "llama" | "mistral" | "qwen2") {
+                let e = m.unwrap_err().to_string();
+                assert!(e.contains("torchtitan") && e.contains(family), "{e}");
+                continue;
+            }
             let m = m.unwrap();
             assert_eq!(keys(&m), want(case), "{name} {style}");
+            let order: Vec<&str> = m.tensors.iter().map(|t| t.name.as_str()).collect();
+            let want_order: Vec<&str> = case["order"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+            assert_eq!(order, want_order, "{name}: state-dict order");
             assert_eq!(m.hf_config.as_deref(), Some(&bytes[..]), "the config is written unchanged");
+            if style == "hf" {
+                for t in &m.tensors {
+                    assert_eq!(t.init.to_string(), case["schemes"][&t.name], "{name} {}: transformers' init", t.name);
+                }
+            }
+        }
+    }
+    // every native family is pinned
+    for family in preset::HF_MODEL_TYPES {
+        assert!(
+            all["cases"].as_object().unwrap().values().any(|c| c["config"]["model_type"] == *family),
+            "{family} has no pinned case"
+        );
+    }
+}
+
+#[test]
+fn megatron_scales_the_output_projections_of_every_family() {
+    let all = cases();
+    for (name, case) in all["cases"].as_object().unwrap() {
+        let bytes = serde_json::to_vec(&case["config"]).unwrap();
+        let m = preset::from_hf_config(&bytes, name, &["style=megatron".into()]).unwrap();
+        let l = case["config"]["num_hidden_layers"].as_u64().or(case["config"]["n_layer"].as_u64()).unwrap();
+        let scaled = format!("normal(mean=0, std={:?})", 0.02 / (2.0 * l as f64).sqrt());
+        for t in &m.tensors {
+            let out = t.name.ends_with("o_proj.weight")
+                || t.name.ends_with("down_proj.weight")
+                || t.name.ends_with("experts.down_proj")
+                || t.name.ends_with("c_proj.weight");
+            if out {
+                assert_eq!(t.init.to_string(), scaled, "{name} {}", t.name);
+            } else if t.init.to_string().starts_with("normal") {
+                assert_eq!(t.init.to_string(), "normal(mean=0, std=0.02)", "{name} {}", t.name);
+            }
         }
     }
 }
@@ -89,4 +134,38 @@ fn styles_give_their_stds() {
             .filter(|t| t.name.ends_with("proj.weight"))
             .all(|t| t.init.to_string() == "normal(mean=0, std=0.02)")
     );
+}
+
+#[test]
+fn new_family_presets_read_back_as_their_config() {
+    let tiny = ["size=tiny".to_string()];
+    for family in ["mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2"] {
+        let m = preset::expand(family, &tiny, DType::BF16).unwrap();
+        let cfg: serde_json::Value = serde_json::from_slice(m.hf_config.as_ref().unwrap()).unwrap();
+        assert_eq!(cfg["model_type"], family);
+        assert!(cfg["pad_token_id"].is_null() && cfg["dtype"] == "bfloat16", "{cfg}");
+        assert_eq!((cfg["hidden_size"].as_u64(), cfg["head_dim"].as_u64()), (Some(64), Some(16)), "{family}");
+        let again = preset::from_hf_config(&serde_json::to_vec(&cfg).unwrap(), "generated", &[]).unwrap();
+        let names =
+            |m: &ModelSpec| m.tensors.iter().map(|t| (t.name.clone(), t.shape.dims().to_vec())).collect::<Vec<_>>();
+        assert_eq!(names(&again), names(&m), "{family}");
+        assert!(m.source.starts_with(&format!("preset {family} style=hf size=tiny")), "{}", m.source);
+        if family.contains("moe") || family == "mixtral" {
+            let e = m.tensors.iter().find(|t| t.name.ends_with("layers.0.mlp.experts.gate_up_proj")).unwrap();
+            // Mixtral's experts are intermediate_size wide, Qwen3-MoE's moe_intermediate_size
+            let f = if family == "mixtral" { 128 } else { 32 };
+            assert_eq!(e.shape.dims(), &[4, 2 * f, 64]);
+        }
+        // the default size is transformers' config defaults
+        let d = preset::expand(family, &[], DType::F32).unwrap();
+        let cfg: serde_json::Value = serde_json::from_slice(d.hf_config.as_ref().unwrap()).unwrap();
+        let want = match family {
+            "mixtral" | "qwen3" | "olmo2" => 4096,
+            "qwen3_moe" => 2048,
+            "phi3" => 3072,
+            _ => 2304,
+        };
+        assert_eq!(cfg["hidden_size"].as_u64(), Some(want), "{family}");
+        assert!(preset::expand(family, &["style=torchtitan".into()], DType::F32).is_err());
+    }
 }

@@ -20,13 +20,14 @@ pub struct Args {
     /// A TOML spec file: [[tensor]] entries (name, shape, init, dtype) and [[rule]] globs.
     #[arg(long)]
     pub spec: Option<PathBuf>,
-    /// A model preset: llama, gpt2, mlp.
+    /// A model preset: llama, gpt2, mlp, mixtral, qwen3, qwen3_moe, gemma2, gemma3_text, phi3, olmo2.
     #[arg(long)]
     pub preset: Option<String>,
     /// A preset setting, e.g. `--set size=7b`, `--set num_key_value_heads=4`, `--set style=megatron` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// A Hugging Face config.json (llama, mistral, qwen2, gpt2); it is copied next to the weights.
+    /// A Hugging Face config.json (llama, mistral, qwen2, mixtral, qwen3, qwen3_moe, gemma2, gemma3_text, phi3, olmo2,
+    /// gpt2; other architectures: `python -m varinit.hf CONFIG -o DIR`); it is copied next to the weights.
     #[arg(long)]
     pub hf_config: Option<PathBuf>,
     /// Output folder.

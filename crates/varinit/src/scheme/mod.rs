@@ -35,6 +35,7 @@ use crate::fan::{FanMode, JaxAxes};
 
 mod binding;
 mod catalogue;
+mod constructors;
 mod distribution;
 mod validate;
 

@@ -1,0 +1,309 @@
+//! Model presets and Hugging Face configs, expanded to full tensor lists.
+//!
+//! Presets: `llama` (Hugging Face `LlamaForCausalLM`), `gpt2`
+//! (`GPT2LMHeadModel`) and `mlp` (a plain stack of linear layers). A Hugging
+//! Face `config.json` of a [supported model type](HF_MODEL_TYPES) gives the
+//! tensor lists transformers saves, with its names, shapes and state-dict
+//! order (pinned against transformers 5.24 in the tests); any other
+//! architecture goes through the Python package (`python -m varinit.hf`).
+//!
+//! The module is split by job: `settings` (key=value settings and config
+//! objects as a typed serde merge over an architecture's defaults), `build`
+//! (tensor lists, the schemes of a decoder as [`varinit::Init`] values, the
+//! shared decoder fields [`Dims`], the attention / MLP / MoE blocks), `native`
+//! (one path from a config or a preset for the families after Llama and
+//! GPT-2) and one file per family. Each
+//! architecture struct derives serde with transformers' config defaults,
+//! has `vars()` (the variables init styles use: `L`, `d`, `d_ff`, `heads`,
+//! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and makes its style
+//! decision in one function.
+//!
+//! Init styles (`style=...`), with L the number of layers and `std` the
+//! config's `initializer_range` (default 0.02):
+//!
+//! | style | linear and embedding weights | output projections (`o_proj`, `down_proj`, GPT-2 `c_proj`) | biases | norms |
+//! |---|---|---|---|---|
+//! | `hf` | N(0, std²) | Llama: N(0, std²); GPT-2: N(0, (std/sqrt(2L))²) (transformers' GPT-2 rule) | 0 | weight 1 (Gemma: 0), bias 0 |
+//! | `megatron` | N(0, std²) | N(0, (std/sqrt(2L))²) | 0 | weight 1 (Gemma: 0), bias 0 |
+//! | `torchtitan` | q, k, v, gate: trunc_normal(0, 0.02, a=-2, b=2); embedding N(0, 1); untied `lm_head`: trunc_normal(0, d^-1/2, ±3 d^-1/2) | `o_proj`, `down_proj` and `up_proj`: trunc_normal(0, 0.02/sqrt(2(l+1))) for layer l (`depth_init=true`, the default) or 0.02/sqrt(2L) | 0 | 1 |
+//!
+//! `hf` is what transformers' `_init_weights` does (5.24), except that it
+//! also zeroes the embedding row of `pad_token_id` when the config sets one
+//! (Gemma, Phi-3 and OLMo 2 set one by default); varinit draws that row like
+//! the others. MoE routers and experts (fused `gate_up_proj` count as q/k/v
+//! and gate, `down_proj` as an output projection) follow the same rules.
+//! `torchtitan` follows torchtitan's Llama 3 `init_weights` (its bounds of
+//! `trunc_normal_` are PyTorch's absolute defaults, ±2, so the inner layers
+//! are practically untruncated); it is defined for the Llama family
+//! (`llama`, `mistral`, `qwen2`) only.
+
+mod build;
+mod gemma;
+mod gpt2;
+mod llama;
+mod mixtral;
+mod mlp;
+mod native;
+mod olmo2;
+mod phi3;
+mod qwen3;
+mod settings;
+
+use serde_json::{Map, Value};
+use varinit::{DType, Layout};
+
+pub use build::Dims;
+pub use gemma::GemmaArch;
+pub use gpt2::Gpt2Arch;
+pub use llama::LlamaArch;
+pub use mixtral::MixtralArch;
+pub use olmo2::Olmo2Arch;
+pub use phi3::Phi3Arch;
+pub use qwen3::Qwen3Arch;
+
+use crate::spec::{ModelSpec, TensorSpec};
+use crate::{IoError, Result};
+use settings::Settings;
+
+/// The preset names.
+pub const PRESETS: &[&str] =
+    &["llama", "gpt2", "mlp", "mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2"];
+
+/// The `model_type`s a Hugging Face config may have.
+pub const HF_MODEL_TYPES: &[&str] =
+    &["llama", "mistral", "qwen2", "mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2"];
+
+/// An init style for the transformer presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// transformers' `_init_weights`.
+    Hf,
+    /// Megatron-LM: output projections std/sqrt(2L).
+    Megatron,
+    /// torchtitan's Llama `init_weights`.
+    Torchtitan,
+}
+
+impl Style {
+    fn parse(s: &str) -> Result<Style> {
+        match s {
+            "hf" => Ok(Style::Hf),
+            "megatron" => Ok(Style::Megatron),
+            "torchtitan" => Ok(Style::Torchtitan),
+            _ => Err(IoError::Usage(format!("unknown style {s:?}: use hf, megatron or torchtitan"))),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Style::Hf => "hf",
+            Style::Megatron => "megatron",
+            Style::Torchtitan => "torchtitan",
+        }
+    }
+}
+
+fn torch_dtype_name(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "float32",
+        DType::F64 => "float64",
+        DType::F16 => "float16",
+        DType::BF16 => "bfloat16",
+    }
+}
+
+/// The keys every transformer preset takes besides its config fields.
+const COMMON_KEYS: &[&str] = &["size", "style"];
+
+/// The settings of a transformer preset, checked, and its architecture:
+/// the defaults, then the named `size` (the first of `sizes` when none is
+/// given), then the settings, merged into `T`.
+fn preset_arch<'a, T>(
+    name: &str,
+    sets: &'a [String],
+    defaults: &T,
+    sizes: &[(&str, Value)],
+    extra: &[&str],
+) -> Result<(T, Settings<'a>)>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut base = settings::object_of(defaults);
+    let mut valid: Vec<&str> = COMMON_KEYS.to_vec();
+    valid.extend_from_slice(extra);
+    valid.extend(settings::keys_of(&base));
+    let s = Settings::new(&format!("preset {name}"), sets, &valid)?;
+    let size = s.raw("size").unwrap_or(sizes[0].0);
+    let Some((_, over)) = sizes.iter().find(|(n, _)| *n == size) else {
+        let names: Vec<&str> = sizes.iter().map(|(n, _)| *n).collect();
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        return Err(IoError::Usage(format!("{name} size={size:?}: use {} or {last}", rest.join(", "))));
+    };
+    if let Value::Object(o) = over {
+        for (k, v) in o {
+            if base.contains_key(k) {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok((s.merge(base)?, s))
+}
+
+/// Expand a preset with `key=value` settings into a spec (seed 0, dtype
+/// f32: the caller applies its seed and dtype), with a `config.json` for
+/// the transformer presets.
+///
+/// - `llama`: `size` = `tiny` | `0.85b` (default: hidden 2048, MLP 5632, 16
+///   layers, 32 heads, 8 KV heads, vocabulary 32000) | `7b` | `13b`, then any
+///   `LlamaConfig` field (`num_key_value_heads=4`, `tie_word_embeddings=true`,
+///   ...), `style` = `hf` | `megatron` | `torchtitan`, `depth_init`.
+/// - `gpt2`: `size` = `tiny` | `small` (default, 124M) | `medium` | `large` |
+///   `xl`, then any `GPT2Config` field, `style` = `hf` | `megatron`.
+/// - `mlp`: `dims=784,256,10`, `bias=true`, `style` = `torch` (PyTorch's
+///   `nn.Linear` default) | `hf` (N(0, 0.02²), zero bias) | `kaiming`
+///   (kaiming_normal for ReLU, zero bias).
+pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> {
+    match preset {
+        "llama" => {
+            let (a, s): (LlamaArch, _) =
+                preset_arch("llama", sets, &LlamaArch::default(), &llama::sizes(), &["depth_init"])?;
+            let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
+            let tensors = a.tensors("llama", style, s.boolean("depth_init", true)?)?;
+            Ok(model("llama", style.name(), &s.describe(), tensors, Some(a.hf_config("llama", dtype))))
+        }
+        "gpt2" => {
+            let (a, s): (Gpt2Arch, _) = preset_arch("gpt2", sets, &Gpt2Arch::default(), &gpt2::sizes(), &[])?;
+            let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
+            let tensors = a.tensors(style)?;
+            Ok(model("gpt2", style.name(), &s.describe(), tensors, Some(a.hf_config(dtype))))
+        }
+        "mixtral" => native::preset::<MixtralArch>(preset, sets, dtype),
+        "qwen3" | "qwen3_moe" => native::preset::<Qwen3Arch>(preset, sets, dtype),
+        "gemma2" | "gemma3_text" => native::preset::<GemmaArch>(preset, sets, dtype),
+        "phi3" => native::preset::<Phi3Arch>(preset, sets, dtype),
+        "olmo2" => native::preset::<Olmo2Arch>(preset, sets, dtype),
+        "mlp" => {
+            let s = Settings::new("preset mlp", sets, mlp::KEYS)?;
+            let (tensors, style) = mlp::tensors(&s)?;
+            Ok(model("mlp", &style, &s.describe(), tensors, None))
+        }
+        _ => {
+            let suggestion = varinit::suggest::closest(preset, PRESETS.iter().copied());
+            Err(IoError::Usage(format!(
+                "unknown preset {preset:?}{}; presets: {}",
+                varinit::suggest::did_you_mean(suggestion.as_deref()),
+                PRESETS.join(", ")
+            )))
+        }
+    }
+}
+
+fn model(name: &str, style: &str, settings: &str, tensors: Vec<TensorSpec>, config: Option<Value>) -> ModelSpec {
+    let hf_config = config.map(|c| {
+        let mut text = serde_json::to_string_pretty(&c).expect("JSON values serialize");
+        text.push('\n');
+        text.into_bytes()
+    });
+    let source = if settings.contains(" style=") {
+        format!("preset {name}{settings}")
+    } else {
+        format!("preset {name} style={style}{settings}")
+    };
+    ModelSpec { seed: 0, dtype: DType::F32, layout: Layout::Torch, tensors, source, hf_config }
+}
+
+/// Read a Hugging Face `config.json` (a model type of [`HF_MODEL_TYPES`])
+/// into a spec whose tensors are what transformers' `*ForCausalLM` /
+/// `GPT2LMHeadModel` saves, and which writes the config's bytes,
+/// unchanged, next to the weights. The fields absent from the config take
+/// transformers' defaults for its model type. `sets` may choose `style` and
+/// `depth_init`; the architecture comes from the config alone. The dtype is
+/// the config's `dtype` (or `torch_dtype`) when it names one, else f32.
+///
+/// A multimodal Gemma 3 config (model type `gemma3`) is refused: its
+/// checkpoint holds a vision tower too; its `text_config`, saved as a
+/// config of its own (model type `gemma3_text`), is the text model.
+pub fn from_hf_config(bytes: &[u8], file: &str, sets: &[String]) -> Result<ModelSpec> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| IoError::Spec {
+        file: file.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let Value::Object(c) = v else {
+        return Err(IoError::Usage(format!("{file}: a config.json must be a JSON object")));
+    };
+    let bad = |m: String| IoError::Usage(format!("{file}: {m}"));
+    let model_type = c.get("model_type").and_then(Value::as_str).unwrap_or("");
+    let s = Settings::new("a Hugging Face config", sets, &["style", "depth_init"])?;
+    let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
+    let depth_init = s.boolean("depth_init", true)?;
+    let tensors = tensors_of_config(model_type, &c, file, style, depth_init).map_err(|e| match e {
+        IoError::Usage(m) if !m.starts_with(file) => bad(m),
+        e => e,
+    })?;
+    let dtype = match c.get("dtype").or_else(|| c.get("torch_dtype")).and_then(Value::as_str) {
+        Some("bfloat16") => DType::BF16,
+        Some("float16") => DType::F16,
+        Some("float64") => DType::F64,
+        _ => DType::F32,
+    };
+    Ok(ModelSpec {
+        seed: 0,
+        dtype,
+        layout: Layout::Torch,
+        tensors,
+        source: format!(
+            "hf-config {model_type} style={}{}",
+            style.name(),
+            if depth_init { "" } else { " depth_init=false" }
+        ),
+        hf_config: Some(bytes.to_vec()),
+    })
+}
+
+/// The tensors of a config object of `model_type`.
+fn tensors_of_config(
+    model_type: &str,
+    c: &Map<String, Value>,
+    file: &str,
+    style: Style,
+    depth_init: bool,
+) -> Result<Vec<TensorSpec>> {
+    match model_type {
+        "llama" | "mistral" | "qwen2" => settings::from_config(&LlamaArch::defaults_for(model_type), c, &[], file)?
+            .tensors(model_type, style, depth_init),
+        "mixtral" => native::from_config::<MixtralArch>(model_type, c, file, style),
+        "qwen3" | "qwen3_moe" => native::from_config::<Qwen3Arch>(model_type, c, file, style),
+        "gemma2" | "gemma3_text" => native::from_config::<GemmaArch>(model_type, c, file, style),
+        "phi3" => native::from_config::<Phi3Arch>(model_type, c, file, style),
+        "olmo2" => native::from_config::<Olmo2Arch>(model_type, c, file, style),
+        "gpt2" => {
+            if c.get("add_cross_attention").and_then(Value::as_bool) == Some(true) {
+                return Err(IoError::Usage("add_cross_attention = true is not supported".into()));
+            }
+            settings::from_config(&Gpt2Arch::default(), c, &[], file)?.tensors(style)
+        }
+        "gemma3" => Err(IoError::Usage(
+            "model_type \"gemma3\" is the multimodal Gemma 3 (Gemma3ForConditionalGeneration, with a vision tower), \
+             which is not supported natively; its text model is the \"text_config\" saved as a config of its own \
+             (model_type \"gemma3_text\"), and the Python path (python -m varinit.hf CONFIG -o DIR) writes any \
+             architecture"
+                .into(),
+        )),
+        _ => {
+            let what = if model_type.is_empty() {
+                "no \"model_type\"".to_string()
+            } else {
+                format!("model_type {model_type:?} is not supported natively")
+            };
+            Err(IoError::Usage(format!(
+                "{what}; supported: {}; the Python path (python -m varinit.hf CONFIG -o DIR) writes any architecture \
+                 transformers knows",
+                HF_MODEL_TYPES.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
