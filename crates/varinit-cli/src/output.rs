@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 
+use varinit::ErrorClass;
+
 /// A failure to report: one line and an exit status (2 for bad input, 1
 /// for everything else).
 #[derive(Debug)]
@@ -21,17 +23,35 @@ impl CliError {
     pub fn failure(message: impl Into<String>) -> Self {
         CliError { code: 1, message: message.into() }
     }
+
+    /// Exit status 2 for the caller's mistakes, 1 for failures while working.
+    pub fn classed(class: ErrorClass, message: impl Into<String>) -> Self {
+        match class {
+            ErrorClass::Usage => CliError::usage(message),
+            ErrorClass::Failure => CliError::failure(message),
+        }
+    }
+    /// The same error, its message prefixed with what it concerns (a flag).
+    pub fn context(self, what: &str) -> Self {
+        CliError { code: self.code, message: format!("{what}: {}", self.message) }
+    }
 }
 
 impl From<varinit::Error> for CliError {
     fn from(e: varinit::Error) -> Self {
-        CliError::usage(e.to_string())
+        CliError::classed(e.class(), e.to_string())
     }
 }
 
 impl From<varinit_io::IoError> for CliError {
     fn from(e: varinit_io::IoError) -> Self {
-        if e.is_usage() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) }
+        use varinit_io::IoError;
+        // the library's messages name no flag: add the one that helps, by variant
+        let hint = match &e {
+            IoError::FolderNotEmpty { .. } | IoError::ForeignShards { .. } => " (--force)",
+            _ => "",
+        };
+        CliError::classed(e.class(), format!("{e}{hint}"))
     }
 }
 

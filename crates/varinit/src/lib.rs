@@ -47,7 +47,7 @@ pub mod suggest;
 pub mod tensor;
 
 pub use dtype::{DType, Element, Precision};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorClass, Result};
 pub use fan::{FanMode, Fans, Layout};
 pub use gain::{Activation, calculate_gain};
 pub use kernels::Par;

@@ -246,7 +246,7 @@ def init_checkpoint(
     if problems and strict:
         raise UnresolvedPlanError(
             f"{len(problems)} write(s) in {cls.__name__}'s init that no varinit scheme expresses; pass "
-            "rules=[(glob, scheme)] (CLI: --rule GLOB=SCHEME) to resolve them, or strict=False:\n  " + "\n  ".join(problems)
+            "rules=[(glob, scheme)] to resolve them, or strict=False:\n  " + "\n  ".join(problems)
         )
     tensors = []
     patches = []
@@ -352,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except UnresolvedPlanError as e:
+        # the library speaks of rules= and strict=; on the command line they are --rule and --no-strict
+        print(f"error: {e}\n(on the command line: --rule GLOB=SCHEME, or --no-strict)", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ mod catalogue;
 mod distribution;
 mod validate;
 
-pub use crate::grammar::parse_number;
+pub use crate::grammar::{parse_number, split_list};
 pub use catalogue::SCHEMES;
 pub use distribution::{ResolveOptions, Resolved};
 
