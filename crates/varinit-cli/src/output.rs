@@ -108,31 +108,10 @@ pub fn print_json(v: &serde_json::Value) -> CliResult {
     Ok(())
 }
 
-/// A number with 6 significant digits, trailing zeros removed.
+/// A number with 6 significant digits, trailing zeros removed
+/// ([`varinit::number::significant`]).
 pub fn num(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let mag = x.abs().log10().floor() as i32;
-    let s = if (-4..6).contains(&mag) {
-        format!("{x:.prec$}", prec = (5 - mag).max(0) as usize)
-    } else {
-        format!("{x:.5e}")
-    };
-    if let Some((m, e)) = s.split_once('e') {
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
-        format!("{m}e{e}")
-    } else if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    varinit::number::significant(x, 6)
 }
 
 /// A plain text table: columns padded to their widest cell, numbers

@@ -326,6 +326,19 @@ fn load_spec(path: &str) -> PyResult<SpecRules> {
     Ok((rules, std::collections::HashMap::new(), seed))
 }
 
+/// The core's dtype table: `(name, torch/numpy name, bytes, aliases)` per
+/// dtype ([`DType::ALIASES`]), so the Python side keeps no copy of it.
+#[pyfunction]
+fn dtypes() -> Vec<(&'static str, &'static str, usize, Vec<&'static str>)> {
+    DType::ALL
+        .into_iter()
+        .map(|d| {
+            let aliases = DType::ALIASES.iter().filter(|(_, a)| *a == d).map(|(n, _)| *n).collect();
+            (d.name(), d.torch_name(), d.size(), aliases)
+        })
+        .collect()
+}
+
 /// The stream format version and the crate version.
 #[pyfunction]
 fn versions() -> (u32, &'static str) {
@@ -341,6 +354,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calculate_gain, m)?)?;
     m.add_function(wrap_pyfunction!(parse_scheme, m)?)?;
     m.add_function(wrap_pyfunction!(versions, m)?)?;
+    m.add_function(wrap_pyfunction!(dtypes, m)?)?;
     m.add("DistributionError", m.py().get_type::<DistributionError>())?;
     checkpoint::register(m)?;
     Ok(())

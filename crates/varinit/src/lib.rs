@@ -33,6 +33,7 @@ pub mod fan;
 pub mod gain;
 pub(crate) mod grammar;
 pub mod kernels;
+pub mod number;
 pub mod provenance;
 pub mod region;
 pub mod representable;

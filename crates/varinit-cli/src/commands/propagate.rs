@@ -202,13 +202,7 @@ fn factor(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return num(x);
     }
-    if (1e-3..1e4).contains(&x.abs()) {
-        let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-    } else {
-        format!("{x:.1e}")
-    }
+    if (1e-3..1e4).contains(&x.abs()) { varinit::number::significant(x, 3) } else { format!("{x:.1e}") }
 }
 
 /// `backward`: the values run from the last layer to the first.

@@ -229,16 +229,9 @@ pub enum Init {
 }
 
 /// Format a number for the canonical scheme string: integers plainly,
-/// everything else with Rust's shortest round-trip representation.
-pub fn fmt_num(x: f64) -> String {
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return format!("{}", x as i64);
-    }
-    format!("{x:?}")
-}
+/// everything else with Rust's shortest round-trip representation
+/// ([`crate::number::shortest`], under the name the scheme code uses).
+pub use crate::number::shortest as fmt_num;
 
 // ---------------------------------------------------------------------------
 // Validation, display
