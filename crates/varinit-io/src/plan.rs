@@ -296,4 +296,25 @@ mod tests {
             assert!(bad.parse::<Worker>().is_err());
         }
     }
+
+    #[test]
+    fn limits_are_usage_errors_that_name_no_flag() {
+        use crate::spec::{ModelSpec, TensorSpec};
+        use varinit::Shape;
+        let zeros: varinit::Init = "zeros".parse().unwrap();
+        let tensors = (0..=crate::limits::MAX_SHARDS)
+            .map(|i| TensorSpec {
+                name: format!("t{i}"),
+                shape: Shape::new(vec![1]).unwrap(),
+                init: zeros.clone(),
+                dtype: None,
+            })
+            .collect();
+        let spec = ModelSpec { tensors, ..crate::spec::parse("[[tensor]]\nname='a'\nshape=[1]\n", "t.toml").unwrap() };
+        let e = Plan::new(&spec, 1).unwrap_err();
+        assert!(e.is_usage(), "{e:?}");
+        assert!(e.to_string().ends_with("raise the shard size limit"), "{e}");
+        let e = Plan::new(&spec, 0).unwrap_err();
+        assert!(e.is_usage() && !e.to_string().contains("--"), "{e}");
+    }
 }
