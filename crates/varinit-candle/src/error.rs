@@ -222,9 +222,11 @@ mod tests {
         let missing = || Error::MissingTensor { file: "m".into(), path: "a".into(), suggestion: None, count: 1 };
         assert_eq!(Error::Load { file: "m".into(), problems: vec![missing(), missing()] }.class(), Usage);
         assert_eq!(Error::Load { file: "m".into(), problems: vec![missing(), read] }.class(), Failure);
-        let e = crate::Checkpoint::open("/nonexistent/m.safetensors").err().expect("no such file");
+        let Err(e) = crate::Checkpoint::open("/nonexistent/m.safetensors") else { panic!("no such file") };
         assert!(matches!(e, Error::Read { .. }) && e.class() == Failure, "{e:?}");
-        let e = crate::Checkpoint::from_bytes(b"not safetensors".to_vec(), "x.safetensors").err().expect("bad bytes");
+        let Err(e) = crate::Checkpoint::from_bytes(b"not safetensors".to_vec(), "x.safetensors") else {
+            panic!("bad bytes")
+        };
         assert_eq!(e.class(), Usage, "{e}");
     }
 

@@ -589,9 +589,9 @@ mod tests {
         // core errors keep their class, wrapped or not
         let core = "kaiming_nromal".parse::<varinit::Init>().unwrap_err();
         assert_eq!(IoError::from(core.clone()).class(), Usage);
-        assert_eq!(IoError::Tensor { tensor: "a".into(), source: core }.class(), Usage);
+        assert_eq!(IoError::Tensor { tensor: "a".into(), source: Box::new(core) }.class(), Usage);
         let internal = varinit::Error::Internal("x".into());
-        assert_eq!(IoError::Tensor { tensor: "a".into(), source: internal }.class(), Failure);
+        assert_eq!(IoError::Tensor { tensor: "a".into(), source: Box::new(internal) }.class(), Failure);
         // bad input parsed by this crate
         let e = "3/3".parse::<Worker>().unwrap_err();
         assert_eq!(e.class(), Usage);

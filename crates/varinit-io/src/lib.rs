@@ -59,7 +59,7 @@ pub enum IoError {
         tensor: String,
         /// What is wrong.
         #[source]
-        source: varinit::Error,
+        source: Box<varinit::Error>,
     },
     /// An operating-system error on a path.
     #[error("{path}: {source}")]
@@ -159,7 +159,8 @@ impl IoError {
     /// internal error). Core errors keep their own class.
     pub fn class(&self) -> ErrorClass {
         match self {
-            IoError::Init(e) | IoError::Tensor { source: e, .. } => e.class(),
+            IoError::Init(e) => e.class(),
+            IoError::Tensor { source, .. } => source.class(),
             IoError::Format(_)
             | IoError::Spec { .. }
             | IoError::Usage(_)

@@ -137,10 +137,12 @@ impl Plan {
             }
             let dtype = spec.dtype_of(t);
             let init = TensorInit::new(spec.seed, &t.name, &t.init, t.shape.clone(), opts)
-                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source })?;
+                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source: Box::new(source) })?;
             // what the output dtype can represent, before any byte is written
-            init.check_dtype(dtype)
-                .map_err(|source| IoError::Tensor { tensor: format!("{} ({dtype})", t.name), source })?;
+            init.check_dtype(dtype).map_err(|source| IoError::Tensor {
+                tensor: format!("{} ({dtype})", t.name),
+                source: Box::new(source),
+            })?;
             let byte_len = t.shape.byte_len(dtype.size() as u64)?;
             total = total
                 .checked_add(byte_len)

@@ -83,7 +83,7 @@ impl ModelSpec {
             }
             t.init
                 .resolve(&t.shape, self.layout.into())
-                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source })?;
+                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source: Box::new(source) })?;
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ use varinit_io::{ErrorClass, IoError};
 pub(crate) fn io_err(e: IoError) -> PyErr {
     match e {
         IoError::Init(e) => crate::py_err(e),
-        IoError::Tensor { tensor, source } => crate::py_err_with(source, &format!("{tensor}: ")),
+        IoError::Tensor { tensor, source } => crate::py_err_with(*source, &format!("{tensor}: ")),
         IoError::Os { .. } => PyOSError::new_err(e.to_string()),
         e => match e.class() {
             ErrorClass::Usage => PyValueError::new_err(e.to_string()),
