@@ -312,7 +312,10 @@ mod tests {
                 dtype: None,
             })
             .collect();
-        let spec = ModelSpec { tensors, ..crate::spec::parse("[[tensor]]\nname='a'\nshape=[1]\n", "t.toml").unwrap() };
+        let spec = ModelSpec {
+            tensors,
+            ..crate::spec::parse("[[tensor]]\nname='a'\nshape=[1]\ninit='zeros'\n", "t.toml").unwrap()
+        };
         let e = Plan::new(&spec, 1).unwrap_err();
         assert!(e.is_usage(), "{e:?}");
         assert!(e.to_string().ends_with("raise the shard size limit"), "{e}");
