@@ -7,7 +7,7 @@ and `batch_axis` (Flax's DenseGeneral kernels, multi-axis fans).
 The default-axis variance-scaling cases live in reference.json
 (gen_reference.py); this file adds the rest, in
 crates/varinit/tests/data/reference_jax.json, replayed without Python by
-crates/varinit/tests/reference_jax.rs.
+crates/varinit/tests/all/reference_jax.rs.
 
 How values are captured (nothing is re-derived): `random`, as seen from
 `jax._src.nn.initializers`, is replaced by a proxy whose functions return

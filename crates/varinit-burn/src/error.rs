@@ -10,6 +10,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use varinit::ErrorClass;
+
 /// Everything that can go wrong in varinit-burn.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -160,17 +162,38 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the error comes from the caller's input (rules, model,
-    /// checkpoint contents) rather than a failure of the system while
-    /// working (an unreadable file). A front end exits with status 2 for
-    /// these.
-    pub fn is_usage(&self) -> bool {
+    /// The error's class: the caller's mistake (rules, model, checkpoint
+    /// contents) or a failure while working (an unreadable file, a tensor
+    /// burn refused). Errors that wrap a core or file-side error keep its
+    /// class; several problems are a usage error only when each one is.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Io(e) => e.is_usage(),
-            Error::Several { problems, .. } => problems.iter().all(Error::is_usage),
-            Error::Burn { .. } => false,
-            _ => true,
+            Error::RuleScheme { source, .. } | Error::Param { source, .. } => source.class(),
+            Error::Io(e) => e.class(),
+            Error::Several { problems, .. } => {
+                if problems.iter().all(Error::is_usage) {
+                    ErrorClass::Usage
+                } else {
+                    ErrorClass::Failure
+                }
+            }
+            Error::Burn { .. } => ErrorClass::Failure,
+            Error::Glob { .. }
+            | Error::Unmatched { .. }
+            | Error::UnusedRules { .. }
+            | Error::NotInOut { .. }
+            | Error::MissingTensor { .. }
+            | Error::ShapeMismatch { .. }
+            | Error::DType { .. }
+            | Error::Index { .. }
+            | Error::UnusedTensors { .. } => ErrorClass::Usage,
         }
+    }
+
+    /// True when the error comes from the caller's input
+    /// ([`ErrorClass::Usage`]); a front end exits with status 2 for these.
+    pub fn is_usage(&self) -> bool {
+        self.class() == ErrorClass::Usage
     }
 
     /// One error for a list of problems: the problem itself when there is
@@ -220,6 +243,33 @@ mod tests {
         assert!(e.contains("... and 5 more"), "{e}");
         let e = Error::Unmatched { paths: vec!["a.b".into()] }.to_string();
         assert!(e.starts_with("1 parameter matches no rule: \"a.b\"; add a rule for it"), "{e}");
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        use ErrorClass::{Failure, Usage};
+        let core = || Box::new("kaiming_nromal".parse::<varinit::Init>().unwrap_err());
+        let rule = Error::RuleScheme { index: 0, glob: "*".into(), scheme: "kaiming_nromal".into(), source: core() };
+        assert_eq!(rule.class(), Usage);
+        let param = |source| Error::Param {
+            path: "a".into(),
+            shape: vec![2],
+            origin: "rule 0".into(),
+            scheme: "s".into(),
+            source,
+        };
+        assert_eq!(param(Box::new(varinit::Error::Internal("x".into()))).class(), Failure);
+        assert_eq!(Error::Unmatched { paths: vec!["a".into()] }.class(), Usage);
+        let os = || Error::Io(varinit_io::IoError::os("m.safetensors", std::io::Error::other("disk on fire")));
+        assert_eq!(os().class(), Failure);
+        let malformed = || Error::Io(varinit_io::IoError::Malformed { path: "m".into(), message: "bad header".into() });
+        assert_eq!(malformed().class(), Usage);
+        let burn = || Error::Burn { path: "a".into(), message: "no".into() };
+        assert_eq!(burn().class(), Failure);
+        let several = |problems| Error::Several { context: "x".into(), problems };
+        assert_eq!(several(vec![malformed(), rule]).class(), Usage);
+        assert_eq!(several(vec![malformed(), burn()]).class(), Failure);
+        assert!(!os().is_usage() && malformed().is_usage());
     }
 
     #[test]

@@ -79,8 +79,8 @@ impl Checkpoint {
     /// Read and check a `.safetensors` file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Checkpoint { file: path.to_path_buf(), message: format!("cannot read: {e}") })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::Read { file: path.to_path_buf(), message: e.to_string() })?;
         Checkpoint::from_bytes(bytes, path)
     }
 

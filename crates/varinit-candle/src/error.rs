@@ -11,6 +11,8 @@
 
 use std::path::PathBuf;
 
+pub use varinit::ErrorClass;
+
 /// Everything that can go wrong in varinit-candle.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -78,7 +80,16 @@ pub enum Error {
         /// Full variable path.
         path: String,
     },
-    /// A checkpoint file that cannot be read or is not valid safetensors.
+    /// A checkpoint file that cannot be read (the operating system's error).
+    #[error("{}: cannot read: {message}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the operating system said.
+        message: String,
+    },
+    /// A checkpoint file that is not valid safetensors, or whose varinit
+    /// metadata does not parse.
     #[error("{}: {message}", file.display())]
     Checkpoint {
         /// The file.
@@ -134,6 +145,31 @@ fn suggestion_text(s: &Option<String>) -> String {
 }
 
 impl Error {
+    /// The error's class: the caller's mistake (rules, hints, shapes, a
+    /// checkpoint that does not fit the model...) or a failure while
+    /// working (an unreadable file, an error of candle's). Errors that wrap
+    /// a core error keep its class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::RuleScheme { source, .. } | Error::Variable { source, .. } => source.class(),
+            Error::Load { problems, .. } => {
+                if problems.iter().all(|p| p.class() == ErrorClass::Usage) {
+                    ErrorClass::Usage
+                } else {
+                    ErrorClass::Failure
+                }
+            }
+            Error::Read { .. } | Error::Candle { .. } => ErrorClass::Failure,
+            Error::Glob { .. }
+            | Error::Hint { .. }
+            | Error::ShapeConflict { .. }
+            | Error::NeedsShape { .. }
+            | Error::Checkpoint { .. }
+            | Error::MissingTensor { .. }
+            | Error::ShapeMismatch { .. } => ErrorClass::Usage,
+        }
+    }
+
     pub(crate) fn candle(context: impl Into<String>, e: candle_core::Error) -> Self {
         Error::Candle { context: context.into(), message: e.to_string() }
     }
@@ -160,6 +196,38 @@ mod tests {
         assert_eq!(closest("layer.0.weight", names).as_deref(), Some("layers.0.weight"));
         assert_eq!(closest("head.wieght", names).as_deref(), Some("head.weight"));
         assert_eq!(closest("embeddings", names), None);
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        use ErrorClass::{Failure, Usage};
+        let core_usage = || Box::new("kaiming_nromal".parse::<varinit::Init>().unwrap_err());
+        let rule =
+            Error::RuleScheme { index: 0, glob: "*".into(), scheme: "kaiming_nromal".into(), source: core_usage() };
+        assert_eq!(rule.class(), Usage);
+        let internal = Box::new(varinit::Error::Internal("x".into()));
+        let var = |source| Error::Variable {
+            path: "a".into(),
+            shape: "[2]".into(),
+            origin: "rule 0".into(),
+            scheme: "s".into(),
+            source,
+        };
+        assert_eq!(var(internal).class(), Failure, "a wrapped core error keeps its class");
+        assert_eq!(Error::NeedsShape { path: "a".into() }.class(), Usage);
+        let read = Error::Read { file: "m.safetensors".into(), message: "permission denied".into() };
+        assert_eq!(read.class(), Failure);
+        let bad = Error::Checkpoint { file: "m.safetensors".into(), message: "not a valid safetensors file".into() };
+        assert_eq!(bad.class(), Usage);
+        let missing = || Error::MissingTensor { file: "m".into(), path: "a".into(), suggestion: None, count: 1 };
+        assert_eq!(Error::Load { file: "m".into(), problems: vec![missing(), missing()] }.class(), Usage);
+        assert_eq!(Error::Load { file: "m".into(), problems: vec![missing(), read] }.class(), Failure);
+        let Err(e) = crate::Checkpoint::open("/nonexistent/m.safetensors") else { panic!("no such file") };
+        assert!(matches!(e, Error::Read { .. }) && e.class() == Failure, "{e:?}");
+        let Err(e) = crate::Checkpoint::from_bytes(b"not safetensors".to_vec(), "x.safetensors") else {
+            panic!("bad bytes")
+        };
+        assert_eq!(e.class(), Usage, "{e}");
     }
 
     #[test]

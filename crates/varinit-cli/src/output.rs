@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 
+use varinit::ErrorClass;
+
 /// A failure to report: one line and an exit status (2 for bad input, 1
 /// for everything else).
 #[derive(Debug)]
@@ -21,17 +23,35 @@ impl CliError {
     pub fn failure(message: impl Into<String>) -> Self {
         CliError { code: 1, message: message.into() }
     }
+
+    /// Exit status 2 for the caller's mistakes, 1 for failures while working.
+    pub fn classed(class: ErrorClass, message: impl Into<String>) -> Self {
+        match class {
+            ErrorClass::Usage => CliError::usage(message),
+            ErrorClass::Failure => CliError::failure(message),
+        }
+    }
+    /// The same error, its message prefixed with what it concerns (a flag).
+    pub fn context(self, what: &str) -> Self {
+        CliError { code: self.code, message: format!("{what}: {}", self.message) }
+    }
 }
 
 impl From<varinit::Error> for CliError {
     fn from(e: varinit::Error) -> Self {
-        CliError::usage(e.to_string())
+        CliError::classed(e.class(), e.to_string())
     }
 }
 
 impl From<varinit_io::IoError> for CliError {
     fn from(e: varinit_io::IoError) -> Self {
-        if e.is_usage() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) }
+        use varinit_io::IoError;
+        // the library's messages name no flag: add the one that helps, by variant
+        let hint = match &e {
+            IoError::FolderNotEmpty { .. } | IoError::ForeignShards { .. } => " (--force)",
+            _ => "",
+        };
+        CliError::classed(e.class(), format!("{e}{hint}"))
     }
 }
 
@@ -88,31 +108,10 @@ pub fn print_json(v: &serde_json::Value) -> CliResult {
     Ok(())
 }
 
-/// A number with 6 significant digits, trailing zeros removed.
+/// A number with 6 significant digits, trailing zeros removed
+/// ([`varinit::number::significant`]).
 pub fn num(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let mag = x.abs().log10().floor() as i32;
-    let s = if (-4..6).contains(&mag) {
-        format!("{x:.prec$}", prec = (5 - mag).max(0) as usize)
-    } else {
-        format!("{x:.5e}")
-    };
-    if let Some((m, e)) = s.split_once('e') {
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
-        format!("{m}e{e}")
-    } else if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    varinit::number::significant(x, 6)
 }
 
 /// A plain text table: columns padded to their widest cell, numbers

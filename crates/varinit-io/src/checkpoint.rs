@@ -50,11 +50,10 @@ pub type PatchFn<'a> = dyn Fn(usize, u64, &mut [u8]) + Sync + 'a;
 /// How to write.
 #[derive(Clone, Copy)]
 pub struct WriteOptions<'a> {
-    /// This process's part of a split run.
+    /// This process's part of a split run. (Whether a non-empty folder may
+    /// be written into is decided, and stale files removed, by
+    /// [`prepare_dir`] before writing.)
     pub worker: Worker,
-    /// Write into a non-empty folder (replacing files of the same names and
-    /// removing stale checkpoint files that the plan does not have).
-    pub force: bool,
     /// Raised (e.g. by a Ctrl-C handler) to stop; checked between pieces.
     pub cancel: Option<&'a AtomicBool>,
     /// Called with the number of bytes each time some are written.
@@ -77,7 +76,6 @@ impl Default for WriteOptions<'_> {
     fn default() -> Self {
         WriteOptions {
             worker: Worker::default(),
-            force: false,
             cancel: None,
             progress: None,
             piece_bytes: PIECE_BYTES,
@@ -94,8 +92,6 @@ pub struct WriteReport {
     pub files: Vec<PathBuf>,
     /// Bytes written (headers and data of the shards, plus index and config).
     pub bytes: u64,
-    /// Stale files removed under `force`.
-    pub removed: Vec<PathBuf>,
     /// Whether the checkpoint is complete: its commit point (the index, or
     /// the single file) is in place, after every shard of this run.
     pub complete: bool,
@@ -181,7 +177,7 @@ pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Resu
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
     } else if !dir.is_dir() {
-        return Err(IoError::Usage(format!("{}: exists and is not a folder", dir.display())));
+        return Err(IoError::NotAFolder { path: dir.to_path_buf() });
     }
     let lock = DirLock::acquire(dir, &plan.run_id, worker)?;
     let me = std::process::id();
@@ -255,23 +251,19 @@ pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Resu
     }
     if !foreign.is_empty() {
         foreign.sort();
-        return Err(IoError::Usage(format!(
-            "output folder {} holds {} shard{} of another run (e.g. {:?}: another seed, spec, dtype or shard size); workers share a folder only when their plans are identical (pass --force to replace them)",
-            dir.display(),
-            foreign.len(),
-            if foreign.len() == 1 { "" } else { "s" },
-            foreign[0]
-        )));
+        return Err(IoError::ForeignShards {
+            dir: dir.to_path_buf(),
+            count: foreign.len(),
+            example: foreign.swap_remove(0),
+        });
     }
     if !unexpected.is_empty() {
         unexpected.sort();
-        return Err(IoError::Usage(format!(
-            "output folder {} is not empty ({} entr{}, e.g. {:?}); choose an empty folder or pass --force to write into it",
-            dir.display(),
-            unexpected.len(),
-            if unexpected.len() == 1 { "y" } else { "ies" },
-            unexpected[0]
-        )));
+        return Err(IoError::FolderNotEmpty {
+            dir: dir.to_path_buf(),
+            count: unexpected.len(),
+            example: unexpected.swap_remove(0),
+        });
     }
     let mut removed = Vec::new();
     // The old commit point goes first: from here until this run's index is
@@ -302,8 +294,7 @@ pub fn prepare_dir(plan: &Plan, dir: &Path, worker: Worker, force: bool) -> Resu
 /// of this run (in a split run, by the last worker to finish). A
 /// single-file checkpoint's commit point is its own rename.
 pub fn write(plan: &Plan, dir: &Path, opts: &WriteOptions) -> Result<WriteReport> {
-    let mut report =
-        WriteReport { files: Vec::new(), bytes: 0, removed: Vec::new(), complete: false, waiting_for: Vec::new() };
+    let mut report = WriteReport { files: Vec::new(), bytes: 0, complete: false, waiting_for: Vec::new() };
     if let Some(b) = &plan.config {
         check_cancel(opts)?;
         let mut f = AtomicFile::create(dir.join(CONFIG_FILE))?;
@@ -374,11 +365,7 @@ pub fn write(plan: &Plan, dir: &Path, opts: &WriteOptions) -> Result<WriteReport
         .collect();
     if !report.waiting_for.is_empty() {
         if opts.worker.count == 1 {
-            return Err(IoError::Format(format!(
-                "{}: {} changed while being written (another process?); the index was not written",
-                dir.display(),
-                report.waiting_for[0]
-            )));
+            return Err(IoError::Interfered { dir: dir.to_path_buf(), file: report.waiting_for.swap_remove(0) });
         }
         return Ok(report);
     }
@@ -495,7 +482,7 @@ pub fn stream_shard(
             Ok(())
         })();
         drop(full_tx);
-        let written = writer.join().unwrap_or_else(|_| Err(IoError::Format("the writer thread panicked".into())));
+        let written = writer.join().unwrap_or_else(|_| Err(IoError::Internal("the writer thread panicked".into())));
         written.and(produced)
     })
 }
@@ -572,6 +559,45 @@ mod tests {
         let stop = AtomicBool::new(true);
         let opts = WriteOptions { cancel: Some(&stop), ..Default::default() };
         assert!(matches!(stream_shard(&plan, 0, &mut |_b: &[u8]| Ok(()), &opts), Err(IoError::Interrupted)));
+    }
+
+    #[test]
+    fn errors_are_classified_by_cause() {
+        use crate::ErrorClass::{Failure, Usage};
+        let plan = tiny();
+        let tmp = tempfile::tempdir().unwrap();
+        // a folder in the way: the caller's mistake, typed, with no flag in the message
+        std::fs::write(tmp.path().join("notes.txt"), b"x").unwrap();
+        let e = prepare_dir(&plan, tmp.path(), Worker::default(), false).unwrap_err();
+        assert!(matches!(&e, IoError::FolderNotEmpty { count: 1, example, .. } if example == "notes.txt"), "{e:?}");
+        assert_eq!(e.class(), Usage);
+        assert!(e.to_string().ends_with("choose an empty folder or force writing into it"), "{e}");
+        // forced, it proceeds (the unrelated file stays) and reports what it removed
+        std::fs::write(tmp.path().join(crate::plan::INDEX_FILE), b"{}").unwrap();
+        let p = prepare_dir(&plan, tmp.path(), Worker::default(), true).unwrap();
+        assert_eq!(p.removed, vec![tmp.path().join(crate::plan::INDEX_FILE)]);
+        assert!(tmp.path().join("notes.txt").exists());
+        drop(p);
+        let file = tmp.path().join("notes.txt");
+        let e = prepare_dir(&plan, &file, Worker::default(), true).unwrap_err();
+        assert!(matches!(e, IoError::NotAFolder { .. }) && e.class() == Usage, "{e:?}");
+        // the system's errors and interruptions are failures
+        assert_eq!(IoError::os("x", std::io::Error::from_raw_os_error(28)).class(), Failure);
+        assert_eq!(IoError::Interrupted.class(), Failure);
+        assert_eq!(IoError::Internal("the writer thread panicked".into()).class(), Failure);
+        assert_eq!(IoError::Interfered { dir: "d".into(), file: "f".into() }.class(), Failure);
+        // core errors keep their class, wrapped or not
+        let core = "kaiming_nromal".parse::<varinit::Init>().unwrap_err();
+        assert_eq!(IoError::from(core.clone()).class(), Usage);
+        assert_eq!(IoError::Tensor { tensor: "a".into(), source: Box::new(core) }.class(), Usage);
+        let internal = varinit::Error::Internal("x".into());
+        assert_eq!(IoError::Tensor { tensor: "a".into(), source: Box::new(internal) }.class(), Failure);
+        // bad input parsed by this crate
+        let e = "3/3".parse::<Worker>().unwrap_err();
+        assert_eq!(e.class(), Usage);
+        assert_eq!(e.to_string(), "worker \"3/3\": write I/N with 0 <= I < N, e.g. 0/4");
+        let e = crate::npy::header(DType::BF16, &[2]).unwrap_err();
+        assert!(e.class() == Usage && !e.to_string().contains("--"), "{e}");
     }
 
     #[test]

@@ -42,13 +42,26 @@ pub mod style;
 
 use std::path::PathBuf;
 
+pub use varinit::ErrorClass;
+
 /// Errors of the file side.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IoError {
-    /// A bad description (scheme, shape, dtype...).
+    /// A bad description (scheme, shape, dtype...), or a failure of the
+    /// core; its class is the core error's.
     #[error(transparent)]
     Init(#[from] varinit::Error),
+    /// A core error about one tensor of a checkpoint; its class is the
+    /// core error's.
+    #[error("{tensor}: {source}")]
+    Tensor {
+        /// The tensor's name (with its dtype where that is the problem).
+        tensor: String,
+        /// What is wrong.
+        #[source]
+        source: Box<varinit::Error>,
+    },
     /// An operating-system error on a path.
     #[error("{path}: {source}")]
     Os {
@@ -64,7 +77,7 @@ pub enum IoError {
     /// A problem in a spec file (or another text input), with its place.
     #[error("{file}:{line}:{column}: {message}")]
     Spec {
-        /// The file (or a description such as `--set`).
+        /// The file (or a description of another text input).
         file: String,
         /// 1-based line.
         line: usize,
@@ -85,9 +98,54 @@ pub enum IoError {
         /// What is wrong with it.
         message: String,
     },
+    /// An output path that exists and is not a folder.
+    #[error("{}: exists and is not a folder", path.display())]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An output folder that is not empty, written into without forcing.
+    #[error(
+        "output folder {} is not empty ({count} entr{}, e.g. {example:?}); choose an empty folder or force writing into it",
+        dir.display(), if *count == 1 { "y" } else { "ies" }
+    )]
+    FolderNotEmpty {
+        /// The folder.
+        dir: PathBuf,
+        /// How many entries are in the way.
+        count: usize,
+        /// The first of them, by name.
+        example: String,
+    },
+    /// In a split run, an output folder holding shards of another run
+    /// (another seed, spec, dtype or shard size).
+    #[error(
+        "output folder {} holds {count} shard{} of another run (e.g. {example:?}: another seed, spec, dtype or shard size); workers share a folder only when their plans are identical, or when forced to replace the other run's shards",
+        dir.display(), if *count == 1 { "" } else { "s" }
+    )]
+    ForeignShards {
+        /// The folder.
+        dir: PathBuf,
+        /// How many shards of another run it holds.
+        count: usize,
+        /// The first of them, by name.
+        example: String,
+    },
+    /// A file that changed while the checkpoint was being written (another
+    /// process writing into the same folder); the index was not written.
+    #[error("{}: {file} changed while being written (another process?); the index was not written", dir.display())]
+    Interfered {
+        /// The folder.
+        dir: PathBuf,
+        /// The file that changed.
+        file: String,
+    },
     /// The work was interrupted (Ctrl-C); temporary files were removed.
     #[error("interrupted; removed the unfinished files")]
     Interrupted,
+    /// A broken internal invariant (a bug in varinit, not in the input).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IoError {
@@ -96,17 +154,31 @@ impl IoError {
         IoError::Os { path: path.into(), source }
     }
 
+    /// The error's class: the caller's mistake (bad input, including a
+    /// file that is not valid) or a failure while working (the operating
+    /// system's errors, an interruption, another process interfering, an
+    /// internal error). Core errors keep their own class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            IoError::Init(e) => e.class(),
+            IoError::Tensor { source, .. } => source.class(),
+            IoError::Format(_)
+            | IoError::Spec { .. }
+            | IoError::Usage(_)
+            | IoError::Malformed { .. }
+            | IoError::NotAFolder { .. }
+            | IoError::FolderNotEmpty { .. }
+            | IoError::ForeignShards { .. } => ErrorClass::Usage,
+            IoError::Os { .. } | IoError::Interfered { .. } | IoError::Interrupted | IoError::Internal(_) => {
+                ErrorClass::Failure
+            }
+        }
+    }
+
     /// True when the error comes from bad input rather than the system
-    /// (a front end exits with status 2 for these).
+    /// ([`ErrorClass::Usage`]; a front end exits with status 2 for these).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            IoError::Init(_)
-                | IoError::Format(_)
-                | IoError::Spec { .. }
-                | IoError::Usage(_)
-                | IoError::Malformed { .. }
-        )
+        self.class() == ErrorClass::Usage
     }
 }
 

@@ -16,7 +16,7 @@ pub fn header(dtype: DType, shape: &[u64]) -> Result<Vec<u8>> {
         DType::F16 => "<f2",
         DType::BF16 => {
             return Err(IoError::Format(
-                "numpy has no bfloat16 dtype; write .safetensors or choose --dtype f32".into(),
+                "numpy has no bfloat16 dtype; write .safetensors or choose another dtype (f32, f64, f16)".into(),
             ));
         }
     };

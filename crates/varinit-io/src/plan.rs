@@ -76,7 +76,7 @@ impl std::str::FromStr for Worker {
     type Err = IoError;
     /// `I/N` with 0 <= I < N (Slurm array or Kubernetes indexed-job style).
     fn from_str(s: &str) -> Result<Worker> {
-        let bad = || IoError::Usage(format!("--worker {s:?}: write I/N with 0 <= I < N, e.g. --worker 0/4"));
+        let bad = || IoError::Usage(format!("worker {s:?}: write I/N with 0 <= I < N, e.g. 0/4"));
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
         if count == 0 || index >= count {
@@ -137,9 +137,12 @@ impl Plan {
             }
             let dtype = spec.dtype_of(t);
             let init = TensorInit::new(spec.seed, &t.name, &t.init, t.shape.clone(), opts)
-                .map_err(|e| IoError::Usage(format!("{}: {e}", t.name)))?;
+                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source: Box::new(source) })?;
             // what the output dtype can represent, before any byte is written
-            init.check_dtype(dtype).map_err(|e| IoError::Usage(format!("{} ({dtype}): {e}", t.name)))?;
+            init.check_dtype(dtype).map_err(|source| IoError::Tensor {
+                tensor: format!("{} ({dtype})", t.name),
+                source: Box::new(source),
+            })?;
             let byte_len = t.shape.byte_len(dtype.size() as u64)?;
             total = total
                 .checked_add(byte_len)
@@ -155,13 +158,13 @@ impl Plan {
         let n = groups.len();
         if n > crate::limits::MAX_SHARDS {
             return Err(IoError::Usage(format!(
-                "{n} shards: more than the {} a checkpoint may have; raise --max-shard-size",
+                "{n} shards: more than the {} a checkpoint may have; raise the shard size limit",
                 crate::limits::MAX_SHARDS
             )));
         }
         if groups.iter().any(|g| g.len() > crate::limits::MAX_TENSORS_PER_FILE) {
             return Err(IoError::Usage(format!(
-                "a shard would hold more than {} tensors; lower --max-shard-size",
+                "a shard would hold more than {} tensors; lower the shard size limit",
                 crate::limits::MAX_TENSORS_PER_FILE
             )));
         }
@@ -294,5 +297,29 @@ mod tests {
         for bad in ["2/2", "1", "a/b", "0/0"] {
             assert!(bad.parse::<Worker>().is_err());
         }
+    }
+
+    #[test]
+    fn limits_are_usage_errors_that_name_no_flag() {
+        use crate::spec::{ModelSpec, TensorSpec};
+        use varinit::Shape;
+        let zeros: varinit::Init = "zeros".parse().unwrap();
+        let tensors = (0..=crate::limits::MAX_SHARDS)
+            .map(|i| TensorSpec {
+                name: format!("t{i}"),
+                shape: Shape::new(vec![1]).unwrap(),
+                init: zeros.clone(),
+                dtype: None,
+            })
+            .collect();
+        let spec = ModelSpec {
+            tensors,
+            ..crate::spec::parse("[[tensor]]\nname='a'\nshape=[1]\ninit='zeros'\n", "t.toml").unwrap()
+        };
+        let e = Plan::new(&spec, 1).unwrap_err();
+        assert!(e.is_usage(), "{e:?}");
+        assert!(e.to_string().ends_with("raise the shard size limit"), "{e}");
+        let e = Plan::new(&spec, 0).unwrap_err();
+        assert!(e.is_usage() && !e.to_string().contains("--"), "{e}");
     }
 }

@@ -66,11 +66,10 @@ pub struct Header {
 
 /// Element size and float type of a safetensors dtype name.
 fn dtype_info(name: &str) -> Option<(u64, Option<DType>)> {
+    if let Some(d) = DType::from_safetensors_name(name) {
+        return Some((d.size() as u64, Some(d)));
+    }
     Some(match name {
-        "F64" => (8, Some(DType::F64)),
-        "F32" => (4, Some(DType::F32)),
-        "F16" => (2, Some(DType::F16)),
-        "BF16" => (2, Some(DType::BF16)),
         "I64" | "U64" => (8, None),
         "I32" | "U32" => (4, None),
         "I16" | "U16" => (2, None),

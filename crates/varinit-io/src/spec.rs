@@ -81,7 +81,9 @@ impl ModelSpec {
             if !seen.insert(t.name.as_str()) {
                 return Err(IoError::Usage(format!("duplicate tensor name {:?}", t.name)));
             }
-            t.init.resolve(&t.shape, self.layout.into()).map_err(|e| IoError::Usage(format!("{}: {e}", t.name)))?;
+            t.init
+                .resolve(&t.shape, self.layout.into())
+                .map_err(|source| IoError::Tensor { tensor: t.name.clone(), source: Box::new(source) })?;
         }
         Ok(())
     }

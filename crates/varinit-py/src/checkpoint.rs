@@ -13,16 +13,28 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use varinit::{DType, Init, Layout, Par, Shape, TensorInit};
-use varinit_io::IoError;
 use varinit_io::checkpoint::{self, WriteOptions};
 use varinit_io::plan::{Plan, Worker};
 use varinit_io::spec::{ModelSpec, TensorSpec};
+use varinit_io::{ErrorClass, IoError};
 
-fn io_err(e: IoError) -> PyErr {
-    if e.is_usage() { PyValueError::new_err(e.to_string()) } else { PyOSError::new_err(e.to_string()) }
+/// Map the file side's error to a Python exception by class: `ValueError`
+/// for the caller's mistakes, `OSError` for the operating system's errors,
+/// `RuntimeError` for other failures (an interruption, another process
+/// interfering, an internal error); core errors as [`crate::py_err`].
+pub(crate) fn io_err(e: IoError) -> PyErr {
+    match e {
+        IoError::Init(e) => crate::py_err(e),
+        IoError::Tensor { tensor, source } => crate::py_err_with(*source, &format!("{tensor}: ")),
+        IoError::Os { .. } => PyOSError::new_err(e.to_string()),
+        e => match e.class() {
+            ErrorClass::Usage => PyValueError::new_err(e.to_string()),
+            ErrorClass::Failure => PyRuntimeError::new_err(e.to_string()),
+        },
+    }
 }
 
 /// One tensor for [`write_checkpoint`]: (name, shape, scheme, dtype or None).
@@ -54,14 +66,13 @@ fn byte_patches(plan: &Plan, patches: &[PatchArg]) -> PyResult<Vec<Vec<BytePatch
             )));
         }
         // the bytes varinit writes for constant(value) in this dtype
-        let init: Init =
-            format!("constant({value:?})").parse().map_err(|e: varinit::Error| PyValueError::new_err(e.to_string()))?;
+        let init: Init = format!("constant({value:?})").parse().map_err(crate::py_err)?;
         let one = TensorInit::new(0, name, &init, Shape::new(vec![1]).expect("a valid shape"), Layout::Torch.into())
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            .map_err(crate::py_err)?;
         let size = t.dtype.size() as u64;
         let mut elem = vec![0u8; size as usize];
         one.fill_bytes(t.dtype, 0, &mut elem, Par::Seq)
-            .map_err(|e| PyValueError::new_err(format!("patch for {name:?}: {e}")))?;
+            .map_err(|e| crate::py_err_with(e, &format!("patch for {name:?}: ")))?;
         let s = t.offset + start * size;
         out[t.shard].push(BytePatch { start: s, end: s + count * size, elem });
     }
@@ -89,14 +100,14 @@ pub fn write_checkpoint(
     sync: bool,
     worker: Option<(u32, u32)>,
 ) -> PyResult<(Vec<String>, u64)> {
-    let dtype: DType = dtype.parse().map_err(|e: varinit::Error| PyValueError::new_err(e.to_string()))?;
+    let dtype: DType = dtype.parse().map_err(crate::py_err)?;
     let mut specs = Vec::with_capacity(tensors.len());
     for (name, dims, scheme, tdtype) in tensors {
-        let init: Init = scheme.parse().map_err(|e: varinit::Error| PyValueError::new_err(format!("{name}: {e}")))?;
-        let shape = Shape::new(dims).map_err(|e| PyValueError::new_err(format!("{name}: {e}")))?;
+        let init: Init = scheme.parse().map_err(|e| crate::py_err_with(e, &format!("{name}: ")))?;
+        let shape = Shape::new(dims).map_err(|e| crate::py_err_with(e, &format!("{name}: ")))?;
         let tdtype = match tdtype {
             None => None,
-            Some(d) => Some(d.parse::<DType>().map_err(|e| PyValueError::new_err(format!("{name}: {e}")))?),
+            Some(d) => Some(d.parse::<DType>().map_err(|e| crate::py_err_with(e, &format!("{name}: ")))?),
         };
         specs.push(TensorSpec { name, shape, init, dtype: tdtype });
     }
@@ -113,13 +124,8 @@ pub fn write_checkpoint(
         let _prepared = checkpoint::prepare_dir(&plan, &out_dir, worker, force)?;
         let patch = |s: usize, pos: u64, buf: &mut [u8]| apply_patches(&patches, s, pos, buf);
         let has_patches = patches.iter().any(|p| !p.is_empty());
-        let opts = WriteOptions {
-            worker,
-            force,
-            sync,
-            patch: if has_patches { Some(&patch) } else { None },
-            ..Default::default()
-        };
+        let opts =
+            WriteOptions { worker, sync, patch: if has_patches { Some(&patch) } else { None }, ..Default::default() };
         let report = checkpoint::write(&plan, &out_dir, &opts)?;
         let files = report.files.iter().map(|p| p.display().to_string()).collect();
         Ok((files, report.bytes))

@@ -6,13 +6,15 @@
 //! a torch tensor, passed as an address, a span and strides after the
 //! Python side has checked them). The GIL is released while filling.
 //!
-//! Errors: a caller's mistake (bad scheme, shape, parameter, region)
-//! raises `ValueError`; a distribution parameter the sampler refuses (an
-//! empty uniform range, a negative std, a value the dtype cannot hold)
-//! raises `varinit.DistributionError`, a `ValueError` subclass that
-//! `varinit.torch` turns into the `RuntimeError` PyTorch raises; a whole
-//! matrix that does not fit in memory raises `MemoryError`; a numerical
-//! failure `RuntimeError`.
+//! Errors are mapped by their class ([`varinit::ErrorClass`]), never by
+//! their message: a caller's mistake (bad scheme, shape, parameter,
+//! region) raises `ValueError`; a failure while working (numerical,
+//! internal) raises `RuntimeError`, and the operating system's I/O errors
+//! `OSError`. Two refinements by variant: a distribution parameter the
+//! sampler refuses (an empty uniform range, a negative std, a value the
+//! dtype cannot hold) raises `varinit.DistributionError`, a `ValueError`
+//! subclass that `varinit.torch` turns into the `RuntimeError` PyTorch
+//! raises; a whole matrix that does not fit in memory raises `MemoryError`.
 
 mod checkpoint;
 
@@ -21,7 +23,7 @@ use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use varinit::dtype::{BF16, F16};
 use varinit::gain::GainParam;
-use varinit::{DType, Element, Error, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
+use varinit::{DType, Element, Error, ErrorClass, Fans, Init, Layout, Par, ResolveOptions, Shape, TensorInit};
 
 create_exception!(
     _native,
@@ -32,21 +34,25 @@ create_exception!(
 
 const SAMPLER_SCHEMES: &[&str] = &["uniform", "normal", "trunc_normal"];
 
-/// Map the core's error to a Python exception.
-///
-/// The core's error enum does not yet say whether an error is the caller's
-/// mistake or a failure while working; until it does, the variants are
-/// classified here.
-fn py_err(e: Error) -> PyErr {
-    let msg = e.to_string();
+/// Map the core's error to a Python exception, by class (see the module's
+/// documentation for the two refinements by variant).
+pub(crate) fn py_err(e: Error) -> PyErr {
+    py_err_with(e, "")
+}
+
+/// [`py_err`] with the message prefixed (`"name: "`).
+pub(crate) fn py_err_with(e: Error, prefix: &str) -> PyErr {
+    let msg = format!("{prefix}{e}");
     match &e {
         Error::DtypeRange { .. } => DistributionError::new_err(msg),
         Error::InvalidParameter { scheme, .. } if SAMPLER_SCHEMES.contains(&scheme.as_str()) => {
             DistributionError::new_err(msg)
         }
         Error::TooLarge { .. } => PyMemoryError::new_err(msg),
-        Error::Numerical(_) => PyRuntimeError::new_err(msg),
-        _ => PyValueError::new_err(msg),
+        _ => match e.class() {
+            ErrorClass::Usage => PyValueError::new_err(msg),
+            ErrorClass::Failure => PyRuntimeError::new_err(msg),
+        },
     }
 }
 
@@ -237,10 +243,10 @@ impl RuleSet {
         let mut matchers = Vec::with_capacity(rules.len());
         for (i, (glob, scheme)) in rules.iter().enumerate() {
             let g = varinit::rules::Glob::new(glob)
-                .map_err(|e| PyValueError::new_err(format!("rule {i} ({glob:?} -> {scheme:?}): {e}")))?;
+                .map_err(|e| py_err_with(e, &format!("rule {i} ({glob:?} -> {scheme:?}): ")))?;
             let init: Result<Init, _> = scheme.parse();
             if let Err(e) = init {
-                return Err(PyValueError::new_err(format!("rule {i} ({glob:?} -> {scheme:?}): {e}")));
+                return Err(py_err_with(e, &format!("rule {i} ({glob:?} -> {scheme:?}): ")));
             }
             matchers.push(g);
         }
@@ -274,7 +280,7 @@ fn load_spec(path: &str) -> PyResult<SpecRules> {
     let table: toml::Table =
         text.parse().map_err(|e: toml::de::Error| PyValueError::new_err(format!("{path}: {}", e.message().trim())))?;
     if table.contains_key("tensor") {
-        let spec = varinit_io::spec::parse(&text, path).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let spec = varinit_io::spec::parse(&text, path).map_err(checkpoint::io_err)?;
         if spec.layout != Layout::Torch {
             return Err(PyValueError::new_err(format!(
                 "{path}: layout {} — PyTorch modules use the torch layout (out, in, *kernel)",
@@ -320,6 +326,19 @@ fn load_spec(path: &str) -> PyResult<SpecRules> {
     Ok((rules, std::collections::HashMap::new(), seed))
 }
 
+/// The core's dtype table: `(name, torch/numpy name, bytes, aliases)` per
+/// dtype ([`DType::ALIASES`]), so the Python side keeps no copy of it.
+#[pyfunction]
+fn dtypes() -> Vec<(&'static str, &'static str, usize, Vec<&'static str>)> {
+    DType::ALL
+        .into_iter()
+        .map(|d| {
+            let aliases = DType::ALIASES.iter().filter(|(_, a)| *a == d).map(|(n, _)| *n).collect();
+            (d.name(), d.torch_name(), d.size(), aliases)
+        })
+        .collect()
+}
+
 /// The stream format version and the crate version.
 #[pyfunction]
 fn versions() -> (u32, &'static str) {
@@ -335,6 +354,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calculate_gain, m)?)?;
     m.add_function(wrap_pyfunction!(parse_scheme, m)?)?;
     m.add_function(wrap_pyfunction!(versions, m)?)?;
+    m.add_function(wrap_pyfunction!(dtypes, m)?)?;
     m.add("DistributionError", m.py().get_type::<DistributionError>())?;
     checkpoint::register(m)?;
     Ok(())

@@ -187,8 +187,8 @@ fn check(name: &str, x: f64, positive: bool) -> Result<()> {
     if ok {
         return Ok(());
     }
-    Err(Error::InvalidParameter {
-        scheme: "mean field".into(),
+    Err(Error::InvalidArgument {
+        function: "mean field".into(),
         param: name.into(),
         value: x.to_string(),
         reason: if positive { "must be a finite number > 0".into() } else { "must be a finite number >= 0".into() },

@@ -205,8 +205,8 @@ impl Run {
 pub const MAX_BYTES: f64 = 16e9;
 
 fn usage(param: &str, value: impl ToString, reason: &str) -> Error {
-    Error::InvalidParameter {
-        scheme: "propagate".into(),
+    Error::InvalidArgument {
+        function: "propagate".into(),
         param: param.into(),
         value: value.to_string(),
         reason: reason.into(),
@@ -281,7 +281,7 @@ impl Network {
                 return Err(usage(
                     "batch",
                     self.batch,
-                    &format!("the data set has only {rows} rows; use --batch {rows} or fewer"),
+                    &format!("the data set has only {rows} rows; use a batch of {rows} rows or fewer"),
                 ));
             }
             if values.iter().any(|v| !v.is_finite()) {

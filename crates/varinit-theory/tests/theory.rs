@@ -368,7 +368,7 @@ fn simulation_is_reproducible_and_validates() {
     }
     let data = Network { inputs: Inputs::Data { rows: 4, cols: 3, values: vec![0.0; 12] }, ..net(8, 2, 8, 0) };
     let e = simulate(&data, Activation::Relu, &scheme("xavier_normal")).unwrap_err().to_string();
-    assert!(e.contains("only 4 rows"), "{e}");
+    assert!(e.contains("only 4 rows; use a batch of 4 rows or fewer") && !e.contains("--"), "{e}");
 }
 
 #[test]

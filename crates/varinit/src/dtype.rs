@@ -42,6 +42,28 @@ impl DType {
     /// All dtypes.
     pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
 
+    /// Every name a dtype is accepted under (lower case; [`FromStr`] also
+    /// ignores case and surrounding blanks): varinit's own (`f32`...),
+    /// PyTorch's and numpy's (`float32`..., `bfloat16`), C's (`float`,
+    /// `double`, `half`) and the `fp32`/`fp16` of training configs. The one
+    /// table every front end (command line, spec files, Python) reads.
+    pub const ALIASES: [(&'static str, DType); 14] = [
+        ("f32", DType::F32),
+        ("float32", DType::F32),
+        ("float", DType::F32),
+        ("fp32", DType::F32),
+        ("f64", DType::F64),
+        ("float64", DType::F64),
+        ("double", DType::F64),
+        ("fp64", DType::F64),
+        ("f16", DType::F16),
+        ("float16", DType::F16),
+        ("half", DType::F16),
+        ("fp16", DType::F16),
+        ("bf16", DType::BF16),
+        ("bfloat16", DType::BF16),
+    ];
+
     /// Lower-case name: `f32`, `f64`, `f16`, `bf16`.
     pub fn name(self) -> &'static str {
         match self {
@@ -60,6 +82,23 @@ impl DType {
             DType::F16 => "F16",
             DType::BF16 => "BF16",
         }
+    }
+
+    /// The dtype's name in PyTorch (`torch.<name>`) and numpy:
+    /// `float32`, `float64`, `float16`, `bfloat16`.
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
+        }
+    }
+
+    /// The dtype of a safetensors dtype string (`F32`, `F64`, `F16`,
+    /// `BF16`); `None` for the others (integers, `F8_*`, `BOOL`).
+    pub fn from_safetensors_name(name: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.safetensors_name() == name)
     }
 
     /// Bytes per element.
@@ -89,13 +128,12 @@ impl fmt::Display for DType {
 impl FromStr for DType {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "f32" | "float32" | "float" => Ok(DType::F32),
-            "f64" | "float64" | "double" => Ok(DType::F64),
-            "f16" | "float16" | "half" => Ok(DType::F16),
-            "bf16" | "bfloat16" => Ok(DType::BF16),
-            _ => Err(Error::UnknownDtype { name: s.to_string() }),
-        }
+        let key = s.trim().to_ascii_lowercase();
+        DType::ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .map(|&(_, d)| d)
+            .ok_or_else(|| Error::UnknownDtype { name: s.to_string() })
     }
 }
 
@@ -258,6 +296,23 @@ pub(crate) fn inward_bounds<T: Element>(low: f64, high: f64) -> (T, T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_table_of_names() {
+        for d in DType::ALL {
+            for name in [d.name(), d.torch_name()] {
+                assert_eq!(name.parse::<DType>().unwrap(), d, "{name}");
+                assert!(DType::ALIASES.contains(&(name, d)), "{name}");
+            }
+            assert_eq!(DType::from_safetensors_name(d.safetensors_name()), Some(d));
+        }
+        for (alias, d) in DType::ALIASES {
+            assert_eq!(format!(" {} ", alias.to_uppercase()).parse::<DType>().unwrap(), d, "{alias}");
+        }
+        assert_eq!(DType::from_safetensors_name("I8"), None);
+        assert_eq!(DType::from_safetensors_name("f32"), None, "safetensors names are upper case");
+        assert!(matches!("int4".parse::<DType>(), Err(Error::UnknownDtype { .. })));
+    }
 
     #[test]
     fn names_round_trip() {

@@ -3,7 +3,15 @@
 //! Every fallible function returns [`Error`]; nothing in this crate panics on
 //! user input, prints, or exits. Messages are one line, name the offending
 //! input and say what would be valid, so a front end can print them as they
-//! are.
+//! are; they never name a command-line flag (the front end adds its own
+//! words).
+//!
+//! Each error has a [`class`](Error::class): the caller's mistake
+//! ([`ErrorClass::Usage`]: a bad scheme, shape, parameter, file...) or a
+//! failure while working ([`ErrorClass::Failure`]: a numerical breakdown, a
+//! broken internal invariant). Front ends map errors by class (the command
+//! line exits with status 2 or 1, Python raises `ValueError` or
+//! `RuntimeError`), never by their message.
 
 use std::fmt;
 
@@ -60,10 +68,10 @@ pub enum Error {
         /// What it means.
         hint: String,
     },
-    /// A parameter with a value outside its domain.
+    /// A scheme parameter with a value outside its domain.
     #[error("{scheme}: invalid {param} = {value}: {reason}")]
     InvalidParameter {
-        /// Canonical scheme name (or "calculate_gain", "fans", ...).
+        /// Canonical scheme name.
         scheme: String,
         /// The parameter.
         param: String,
@@ -240,9 +248,118 @@ pub enum Error {
         /// What is wrong.
         kind: Box<crate::style::StyleErrorKind>,
     },
+    /// A parameter of an activation (leaky_relu's slope, elu's alpha, or
+    /// one given to an activation that takes none) outside its domain.
+    #[error("{activation}: invalid {param} = {value}: {reason}")]
+    BadActivationParameter {
+        /// The activation's name.
+        activation: String,
+        /// The parameter.
+        param: String,
+        /// The value as written.
+        value: String,
+        /// What would be valid.
+        reason: String,
+    },
+    /// An argument of a computation that is not a scheme (the mean-field
+    /// theory, a propagation simulation) outside its domain.
+    #[error("{function}: invalid {param} = {value}: {reason}")]
+    InvalidArgument {
+        /// The computation (`mean field`, `propagate`, ...).
+        function: String,
+        /// The argument.
+        param: String,
+        /// The value as given.
+        value: String,
+        /// What would be valid.
+        reason: String,
+    },
+    /// A SIMD path name that is not one of [`SimdPath`](crate::kernels::SimdPath)'s.
+    #[error("unknown SIMD path {name:?}; valid: scalar, portable, avx2, avx512")]
+    UnknownSimdPath {
+        /// The name as written.
+        name: String,
+    },
+    /// A SIMD path this CPU cannot run.
+    #[error("this CPU cannot run the {path} SIMD path; available: {available}")]
+    SimdPathUnavailable {
+        /// The path asked for.
+        path: String,
+        /// The paths this CPU runs, comma separated.
+        available: String,
+    },
+    /// An element-by-element fill asked for a distribution that is not drawn
+    /// element by element (orthogonal, sparse, eye...).
+    #[error(
+        "{distribution} is not drawn element by element; expected a uniform, normal or truncated normal distribution"
+    )]
+    NotElementwise {
+        /// The resolved distribution, in words.
+        distribution: String,
+    },
     /// A numerical failure that should not happen with valid input.
     #[error("{0}")]
     Numerical(String),
+    /// A broken internal invariant (a bug in varinit, not in the input).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Whose problem an error is: see [`Error::class`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The caller's mistake: bad input or usage (a scheme, shape, parameter,
+    /// name, file or option that is not valid). Fixing the input fixes it.
+    /// The command line exits with status 2, Python raises `ValueError`.
+    Usage,
+    /// A failure while working on valid input: I/O, a numerical breakdown,
+    /// an internal error. The command line exits with status 1, Python
+    /// raises `RuntimeError` (or `OSError` for the system's I/O errors).
+    Failure,
+}
+
+impl Error {
+    /// The error's class: the caller's mistake or a failure while working.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Numerical(_) | Error::Internal(_) => ErrorClass::Failure,
+            Error::Rule { source, .. } => source.class(),
+            Error::Syntax { .. }
+            | Error::UnknownScheme { .. }
+            | Error::UnknownParameter { .. }
+            | Error::DuplicateParameter { .. }
+            | Error::MissingParameter { .. }
+            | Error::InvalidParameter { .. }
+            | Error::BadMode { .. }
+            | Error::UnsupportedNonlinearity { .. }
+            | Error::InvalidSlope { .. }
+            | Error::BadShape { .. }
+            | Error::ShapeSyntax { .. }
+            | Error::Overflow { .. }
+            | Error::UnknownDtype { .. }
+            | Error::UnknownLayout { .. }
+            | Error::Range { .. }
+            | Error::TooLarge { .. }
+            | Error::DtypeRange { .. }
+            | Error::BadGlob { .. }
+            | Error::RuleMatchesNothing { .. }
+            | Error::TooLong { .. }
+            | Error::BadMetadata { .. }
+            | Error::BadActivationParameter { .. }
+            | Error::InvalidArgument { .. }
+            | Error::UnknownSimdPath { .. }
+            | Error::SimdPathUnavailable { .. }
+            | Error::NotElementwise { .. }
+            | Error::UnknownVariable { .. }
+            | Error::UnknownStyle { .. }
+            | Error::Style { .. } => ErrorClass::Usage,
+        }
+    }
+
+    /// True for the caller's mistakes ([`ErrorClass::Usage`]).
+    pub fn is_usage(&self) -> bool {
+        self.class() == ErrorClass::Usage
+    }
 }
 
 fn suggestion_text(s: &Option<String>) -> String {
@@ -271,3 +388,47 @@ pub(crate) fn shape_text(dims: &[u64]) -> String {
 }
 
 pub(crate) use crate::suggest::closest;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, Init, Layout, Shape};
+
+    #[test]
+    fn the_callers_mistakes_are_usage_errors() {
+        let errors = [
+            "kaiming_nromal".parse::<Init>().unwrap_err(),
+            "normal(std=-1)".parse::<Init>().unwrap_err(),
+            "uniform(a=".parse::<Init>().unwrap_err(),
+            "256xx".parse::<Shape>().unwrap_err(),
+            "f8".parse::<DType>().unwrap_err(),
+            "caffe".parse::<Layout>().unwrap_err(),
+            "sse9".parse::<crate::kernels::SimdPath>().unwrap_err(),
+            "relu(0.1)".parse::<crate::Activation>().unwrap_err(),
+        ];
+        for e in errors {
+            assert_eq!(e.class(), ErrorClass::Usage, "{e:?}");
+            assert!(e.is_usage());
+        }
+    }
+
+    #[test]
+    fn failures_while_working_are_failures() {
+        let internal = Error::Internal("a broken invariant".into());
+        assert_eq!(internal.class(), ErrorClass::Failure);
+        assert_eq!(internal.to_string(), "internal error: a broken invariant");
+        assert_eq!(Error::Numerical("no convergence".into()).class(), ErrorClass::Failure);
+        // a wrapper takes the class of what it wraps
+        let rule =
+            |source: Error| Error::Rule { index: 0, glob: "*".into(), scheme: "x".into(), source: Box::new(source) };
+        assert_eq!(rule(internal).class(), ErrorClass::Failure);
+        assert_eq!(rule(Error::UnknownDtype { name: "f8".into() }).class(), ErrorClass::Usage);
+    }
+
+    #[test]
+    fn simd_errors_are_typed_by_cause() {
+        let e = "sse9".parse::<crate::kernels::SimdPath>().unwrap_err();
+        assert!(matches!(&e, Error::UnknownSimdPath { name } if name == "sse9"), "{e:?}");
+        assert_eq!(e.to_string(), "unknown SIMD path \"sse9\"; valid: scalar, portable, avx2, avx512");
+    }
+}

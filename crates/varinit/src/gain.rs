@@ -20,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result, closest};
+use crate::grammar::ValueKind;
 
 /// PyTorch's default `negative_slope` for `leaky_relu` in `calculate_gain`.
 pub const LEAKY_RELU_DEFAULT_SLOPE: f64 = 0.01;
@@ -213,8 +214,8 @@ impl Activation {
         let takes_param = matches!(a, Activation::LeakyRelu { .. } | Activation::Elu { .. });
         if let Some(p) = param {
             if !takes_param {
-                return Err(Error::InvalidParameter {
-                    scheme: a.name().into(),
+                return Err(Error::BadActivationParameter {
+                    activation: a.name().into(),
                     param: "param".into(),
                     value: p.to_string(),
                     reason: "this activation takes no parameter".into(),
@@ -227,8 +228,8 @@ impl Activation {
         if let Activation::Elu { alpha } = a
             && alpha < 0.0
         {
-            return Err(Error::InvalidParameter {
-                scheme: "elu".into(),
+            return Err(Error::BadActivationParameter {
+                activation: "elu".into(),
                 param: "alpha".into(),
                 value: alpha.to_string(),
                 reason: "must be >= 0".into(),
@@ -249,28 +250,34 @@ impl fmt::Display for Activation {
 }
 
 /// Parses `relu`, `leaky_relu`, `leaky_relu(0.2)`, `leaky_relu(negative_slope=0.2)`,
-/// `elu(alpha=0.5)`, ...
+/// `elu(alpha=0.5)`, ...: a name, or a call in the scheme grammar with at
+/// most one number expression (its keyword, if any, is not checked).
 impl FromStr for Activation {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let s = s.trim();
-        if let Some(open) = s.find('(') {
-            let name = &s[..open];
-            let inner = s[open + 1..].strip_suffix(')').ok_or_else(|| Error::Syntax {
-                input: s.to_string(),
-                column: s.len(),
-                message: "expected ')' at the end".into(),
-            })?;
-            let value = inner.split_once('=').map_or(inner, |(_, v)| v).trim();
-            if value.is_empty() {
-                return Activation::with_param(name, None);
-            }
-            let x =
-                crate::grammar::parse_number(value).ok_or_else(|| Error::InvalidSlope { value: value.to_string() })?;
-            Activation::with_param(name, Some(x))
-        } else {
-            Activation::with_param(s, None)
+        if !s.contains('(') {
+            return Activation::with_param(s, None);
         }
+        let call = crate::grammar::parse_call(s)?;
+        let value = match call.args.as_slice() {
+            [] => None,
+            [(_, v)] => match &v.kind {
+                ValueKind::Number(x) => Some(*x),
+                ValueKind::Word(w) => return Err(Error::InvalidSlope { value: w.clone() }),
+                // parse_call evaluates every number: only style templates keep expressions
+                ValueKind::Expr(_) => return Err(Error::InvalidSlope { value: s.to_string() }),
+            },
+            more => {
+                return Err(Error::BadActivationParameter {
+                    activation: call.name,
+                    param: "parameters".into(),
+                    value: format!("{} given", more.len()),
+                    reason: "an activation takes at most one".into(),
+                });
+            }
+        };
+        Activation::with_param(&call.name, value)
     }
 }
 
@@ -328,6 +335,16 @@ mod tests {
         assert_eq!("Swish".parse::<Activation>().unwrap(), Activation::Silu);
         assert!("relu(2)".parse::<Activation>().is_err());
         assert!("leaky_relu(x)".parse::<Activation>().is_err());
+        // the scheme grammar: nested parentheses in the expression, quotes, blanks
+        assert_eq!(
+            " leaky_relu( negative_slope = 1/(2+(1+2)) ) ".parse::<Activation>().unwrap(),
+            Activation::LeakyRelu { negative_slope: 0.2 }
+        );
+        assert_eq!("elu(alpha=(((0.5))))".parse::<Activation>().unwrap(), Activation::Elu { alpha: 0.5 });
+        assert_eq!("relu()".parse::<Activation>().unwrap(), Activation::Relu);
+        assert!(matches!("leaky_relu('0.2')".parse::<Activation>(), Err(Error::InvalidSlope { .. })));
+        assert!(matches!("leaky_relu(0.2".parse::<Activation>(), Err(Error::Syntax { .. })));
+        assert!(matches!("leaky_relu(0.1, 0.2)".parse::<Activation>(), Err(Error::BadActivationParameter { .. })));
         for a in [Activation::Tanh, Activation::LeakyRelu { negative_slope: 0.3 }, Activation::Elu { alpha: 0.5 }] {
             assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
         }

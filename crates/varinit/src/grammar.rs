@@ -575,6 +575,45 @@ pub fn parse_number(s: &str) -> Option<f64> {
     (*lx.peek() == Tok::End).then(|| v.constant())
 }
 
+/// Split a comma-separated list of scheme-grammar items (`tanh,
+/// leaky_relu(0.2)`, `kaiming_normal(mode='fan_in'), orthogonal(gain=1/sqrt(2))`)
+/// on the commas that are outside parentheses and quotes, with the scheme
+/// lexer's own rules (so a quoted comma or a nested call never splits an
+/// item). Items are trimmed; empty items are dropped. Unbalanced
+/// parentheses, an unterminated quote or a character the grammar does not
+/// know are syntax errors.
+pub fn split_list(src: &str) -> Result<Vec<&str>> {
+    let lx = Lexer::new(src)?;
+    let mut depth = 0usize;
+    let mut cuts = Vec::new(); // character indices of the top-level commas
+    let mut open = 0; // column of the outermost unclosed '('
+    for (t, col) in &lx.toks {
+        match t {
+            Tok::LParen => {
+                if depth == 0 {
+                    open = *col;
+                }
+                depth += 1;
+            }
+            Tok::RParen => depth = depth.checked_sub(1).ok_or_else(|| syntax(src, *col, "unbalanced ')'"))?,
+            Tok::Comma if depth == 0 => cuts.push(col - 1),
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err(syntax(src, open, "'(' is never closed"));
+    }
+    let byte_at: Vec<usize> = src.char_indices().map(|(b, _)| b).collect();
+    let mut items = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for c in cuts {
+        items.push(&src[start..byte_at[c]]);
+        start = byte_at[c] + 1;
+    }
+    items.push(&src[start..]);
+    Ok(items.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect())
+}
+
 /// Normalise a scheme name: dotted prefixes dropped, CamelCase to
 /// snake_case, lower case, trailing `_` (PyTorch's in-place suffix) dropped.
 pub(crate) fn normalise_name(name: &str) -> String {
@@ -666,6 +705,35 @@ mod tests {
         let c = c.evaluate::<()>(&mut |_, _| Ok(1.0)).unwrap();
         assert_eq!(c.args[0].1.kind, ValueKind::Number(30_001.0));
         assert!(matches!(parse_expr(&"1+".repeat(40_000)), Err(Error::TooLong { .. })));
+    }
+
+    #[test]
+    fn lists_split_only_on_top_level_commas() {
+        assert_eq!(split_list("tanh, leaky_relu(0.2) ,relu").unwrap(), ["tanh", "leaky_relu(0.2)", "relu"]);
+        // nested parentheses and tuples stay in one item
+        assert_eq!(
+            split_list("orthogonal(gain=1/sqrt(2*(1+0.5))),jax.variance_scaling(1, fan_in, normal, in_axis=(0, 1))")
+                .unwrap(),
+            ["orthogonal(gain=1/sqrt(2*(1+0.5)))", "jax.variance_scaling(1, fan_in, normal, in_axis=(0, 1))"]
+        );
+        // quoted commas and parentheses do not split or nest
+        assert_eq!(
+            split_list("kaiming_normal(mode='fan,in'), normal(std=\"0.1)\")").unwrap(),
+            ["kaiming_normal(mode='fan,in')", "normal(std=\"0.1)\")"]
+        );
+        // non-ASCII text before a cut (byte and character positions differ)
+        assert_eq!(
+            split_list("normal(std='\u{3c3},\u{3c3}'),tanh").unwrap(),
+            ["normal(std='\u{3c3},\u{3c3}')", "tanh"]
+        );
+        assert_eq!(split_list(" , a,, b ,").unwrap(), ["a", "b"]);
+        assert!(split_list("").unwrap().is_empty());
+        for (bad, column) in [("tanh, relu)", 11), ("elu(1, relu", 4), ("normal(std='0.1), tanh", 12)] {
+            match split_list(bad) {
+                Err(Error::Syntax { column: c, .. }) => assert_eq!(c, column, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

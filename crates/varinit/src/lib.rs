@@ -33,6 +33,7 @@ pub mod fan;
 pub mod gain;
 pub(crate) mod grammar;
 pub mod kernels;
+pub mod number;
 pub mod provenance;
 pub mod region;
 pub mod representable;
@@ -48,7 +49,7 @@ pub mod suggest;
 pub mod tensor;
 
 pub use dtype::{DType, Element, Precision};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorClass, Result};
 pub use fan::{FanMode, Fans, Layout};
 pub use gain::{Activation, calculate_gain};
 pub use kernels::Par;

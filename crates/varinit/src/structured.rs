@@ -4,9 +4,11 @@
 //!
 //! The Gaussian draws follow the stream contract (draw 0 of the tensor's
 //! key, in the tensor's row-major element order). The QR factorisation
-//! ([`crate::kernels::qr`]) runs in f64, in parallel only over fixed blocks
-//! of independent columns, so its result does not depend on the thread
-//! count; the result is rounded once to the output type.
+//! ([`crate::kernels::qr`]) runs in the working precision (f32 for f32,
+//! f16 and bf16 tensors, as PyTorch factors in the tensor's dtype; f64 for
+//! f64 tensors), in parallel only over fixed blocks of independent columns,
+//! so its result does not depend on the thread count; the result is kept in
+//! f64 and rounded once to the output type.
 
 use faer::Mat;
 
@@ -180,7 +182,7 @@ pub(crate) fn materialize(r: &Resolved, shape: &Shape, key: [u32; 2], precision:
             }
             Ok(out)
         }
-        _ => Err(Error::Numerical(format!("{r} is not a structured scheme"))),
+        _ => Err(Error::Internal(format!("{r} is not a structured scheme"))),
     }
 }
 

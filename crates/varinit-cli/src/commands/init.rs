@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::json;
 use varinit::DType;
 use varinit_io::checkpoint::{self, WriteOptions};
-use varinit_io::plan::{Plan, Worker};
+use varinit_io::plan::{CONFIG_FILE, INDEX_FILE, Plan, Worker};
 use varinit_io::size::{human_bytes, parse_size};
 use varinit_io::spec::ModelSpec;
 use varinit_io::{IoError, preset, spec};
@@ -101,7 +101,13 @@ pub fn run(a: Args) -> CliResult {
     let spec =
         load_spec(a.spec.as_deref(), a.preset.as_deref(), a.hf_config.as_deref(), &a.set, a.seed, a.dtype.as_deref())?;
     let max_shard = parse_size(&a.max_shard_size).map_err(|e| CliError::usage(format!("--max-shard-size: {e}")))?;
-    let worker: Worker = a.worker.as_deref().map(str::parse).transpose()?.unwrap_or_default();
+    let worker: Worker = a
+        .worker
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| CliError::from(e).context("--worker"))?
+        .unwrap_or_default();
     if a.threads == Some(0) {
         return Err(CliError::usage("--threads must be at least 1"));
     }
@@ -132,7 +138,6 @@ pub fn run(a: Args) -> CliResult {
     };
     let opts = WriteOptions {
         worker,
-        force: a.force,
         cancel: Some(&cancel),
         progress: Some(&progress),
         piece_bytes: checkpoint::PIECE_BYTES,
@@ -187,7 +192,7 @@ pub fn run(a: Args) -> CliResult {
             "seconds": secs,
             "threads": threads,
             "worker": format!("{}/{}", worker.index, worker.count),
-            "removed": report.removed.iter().chain(removed).map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "removed": removed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "complete": report.complete,
             "waiting_for": report.waiting_for,
         }));
@@ -298,7 +303,7 @@ fn print_plan(spec: &ModelSpec, plan: &Plan, worker: Worker, json: bool) -> CliR
             if mine.contains(&i) { format!("{w} (this one)") } else { w.to_string() },
         ]);
     }
-    for (name, b) in [("model.safetensors.index.json", &plan.index), ("config.json", &plan.config)] {
+    for (name, b) in [(INDEX_FILE, &plan.index), (CONFIG_FILE, &plan.config)] {
         if let Some(b) = b {
             f.row([name.to_string(), "-".into(), human_bytes(b.len() as u64), "every worker".into()]);
         }

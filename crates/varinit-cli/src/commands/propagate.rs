@@ -92,29 +92,15 @@ pub struct Args {
     pub branch_scales: Vec<String>,
 }
 
-/// Split a list on commas that are not inside parentheses.
-pub fn split_list(items: &[String]) -> Vec<String> {
+/// The items of a repeated list flag (`-a tanh,leaky_relu(0.2) -a relu`),
+/// split by the scheme grammar ([`varinit::scheme::split_list`]: commas
+/// inside parentheses or quotes do not split).
+pub fn split_list(items: &[String]) -> Result<Vec<String>, varinit::Error> {
     let mut out = Vec::new();
     for s in items {
-        let mut depth = 0i32;
-        let mut cur = String::new();
-        for ch in s.chars() {
-            match ch {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                _ => {}
-            }
-            if ch == ',' && depth == 0 {
-                out.push(cur.trim().to_string());
-                cur.clear();
-            } else {
-                cur.push(ch);
-            }
-        }
-        out.push(cur.trim().to_string());
+        out.extend(varinit::scheme::split_list(s)?.into_iter().map(str::to_string));
     }
-    out.retain(|s| !s.is_empty());
-    out
+    Ok(out)
 }
 
 /// Read a numeric CSV (gzipped when it starts with the gzip magic bytes).
@@ -216,13 +202,7 @@ fn factor(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return num(x);
     }
-    if (1e-3..1e4).contains(&x.abs()) {
-        let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-    } else {
-        format!("{x:.1e}")
-    }
+    if (1e-3..1e4).contains(&x.abs()) { varinit::number::significant(x, 3) } else { format!("{x:.1e}") }
 }
 
 /// `backward`: the values run from the last layer to the first.
@@ -333,8 +313,8 @@ pub fn run(mut a: Args) -> CliResult {
         return run_residual(&a);
     }
     let acts: Vec<Activation> =
-        split_list(&a.activations).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
-    let init_strs = split_list(&a.inits);
+        split_list(&a.activations)?.iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+    let init_strs = split_list(&a.inits)?;
     let inits: Vec<WeightInit> = init_strs
         .iter()
         .map(|s| {
@@ -652,14 +632,14 @@ fn plot(path: &Path, net: &Network, inputs: &str, runs: &[Run], labels: &[String
 /// `varinit propagate --residual`.
 fn run_residual(a: &Args) -> CliResult {
     let acts: Vec<Activation> =
-        split_list(&a.activations).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
-    let init_strs = split_list(&a.inits);
+        split_list(&a.activations)?.iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+    let init_strs = split_list(&a.inits)?;
     if init_strs.iter().any(|s| s.eq_ignore_ascii_case("lsuv")) {
         return Err(CliError::usage("--residual: lsuv is for plain networks; use a scheme of the grammar"));
     }
     let inits: Vec<Init> = init_strs.iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
     let scales: Vec<DepthScale> =
-        split_list(&a.branch_scales).iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
+        split_list(&a.branch_scales)?.iter().map(|s| s.parse()).collect::<Result<_, varinit::Error>>()?;
     if acts.is_empty() || inits.is_empty() || scales.is_empty() {
         return Err(CliError::usage("--activation, --init and --branch-scale need at least one value each"));
     }

@@ -53,20 +53,8 @@ __all__ = [
 STREAM_VERSION: int = _native.versions()[0]
 __version__: str = _native.versions()[1]
 
-# names accepted for dtypes -> the core's names
-_DTYPE_CODES = {
-    "float32": "f32",
-    "f32": "f32",
-    "float": "f32",
-    "float64": "f64",
-    "f64": "f64",
-    "double": "f64",
-    "float16": "f16",
-    "f16": "f16",
-    "half": "f16",
-    "bfloat16": "bf16",
-    "bf16": "bf16",
-}
+# names accepted for dtypes -> the core's names (the core's one table)
+_DTYPE_CODES = {alias: name for name, _torch, _size, aliases in _native.dtypes() for alias in aliases}
 
 
 def _dtype_code(dtype: Any) -> str:

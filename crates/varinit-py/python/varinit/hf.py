@@ -30,27 +30,15 @@ from typing import Any
 
 import torch
 
+from varinit import _native
 from varinit.capture import CapturePlan, UnresolvedPlanError, capture
 
 __all__ = ["init_checkpoint", "CheckpointReport", "model_class_for", "load_config", "main"]
 
-_DTYPES = {
-    torch.float32: "f32",
-    torch.float64: "f64",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-}
+# the core's one dtype table: torch dtype -> core name, and every accepted name -> torch dtype
+_DTYPES = {getattr(torch, torch_name): name for name, torch_name, _size, _aliases in _native.dtypes()}
 _DTYPE_NAMES = {
-    "f32": torch.float32,
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "f64": torch.float64,
-    "float64": torch.float64,
-    "f16": torch.float16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
+    alias: getattr(torch, torch_name) for _name, torch_name, _size, aliases in _native.dtypes() for alias in aliases
 }
 
 
@@ -246,7 +234,7 @@ def init_checkpoint(
     if problems and strict:
         raise UnresolvedPlanError(
             f"{len(problems)} write(s) in {cls.__name__}'s init that no varinit scheme expresses; pass "
-            "rules=[(glob, scheme)] (CLI: --rule GLOB=SCHEME) to resolve them, or strict=False:\n  " + "\n  ".join(problems)
+            "rules=[(glob, scheme)] to resolve them, or strict=False:\n  " + "\n  ".join(problems)
         )
     tensors = []
     patches = []
@@ -352,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except UnresolvedPlanError as e:
+        # the library speaks of rules= and strict=; on the command line they are --rule and --no-strict
+        print(f"error: {e}\n(on the command line: --rule GLOB=SCHEME, or --no-strict)", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -85,12 +85,8 @@ __all__ = [
     "JournalEntry",
 ]
 
-_DTYPES = {
-    torch.float32: "f32",
-    torch.float64: "f64",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-}
+# torch dtype -> the core's name (the core's one table)
+_DTYPES = {getattr(torch, torch_name): name for name, torch_name, _size, _aliases in _native.dtypes()}
 
 _default_seed = 0
 _counter = itertools.count()

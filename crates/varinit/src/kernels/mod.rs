@@ -456,12 +456,7 @@ impl FromStr for SimdPath {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase();
-        SimdPath::ALL.into_iter().find(|p| p.name() == t).ok_or_else(|| Error::InvalidParameter {
-            scheme: "simd".into(),
-            param: "path".into(),
-            value: s.to_string(),
-            reason: "expected one of scalar, portable, avx2, avx512".into(),
-        })
+        SimdPath::ALL.into_iter().find(|p| p.name() == t).ok_or_else(|| Error::UnknownSimdPath { name: s.to_string() })
     }
 }
 
@@ -785,21 +780,11 @@ pub fn fill_elementwise<T: Element>(
 ) -> Result<()> {
     if !path.is_available() {
         let have: Vec<&str> = SimdPath::available().into_iter().map(SimdPath::name).collect();
-        return Err(Error::InvalidParameter {
-            scheme: "simd".into(),
-            param: "path".into(),
-            value: path.name().into(),
-            reason: format!("this CPU cannot run it; available: {}", have.join(", ")),
-        });
+        return Err(Error::SimdPathUnavailable { path: path.name().into(), available: have.join(", ") });
     }
     // sparse resolves to a normal draw too, but its zeros come from a mask
     if !r.is_elementwise() || !fill_random_ne(r, key.philox(), 0, start, T::DTYPE, as_bytes_mut(out), par, path) {
-        return Err(Error::InvalidParameter {
-            scheme: "fill_elementwise".into(),
-            param: "distribution".into(),
-            value: r.to_string(),
-            reason: "expected a uniform, normal or truncated normal distribution".into(),
-        });
+        return Err(Error::NotElementwise { distribution: r.to_string() });
     }
     Ok(())
 }

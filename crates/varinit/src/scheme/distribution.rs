@@ -112,23 +112,7 @@ pub enum Resolved {
 
 /// Six significant digits, for descriptions.
 fn g(x: f64) -> String {
-    if x == 0.0 {
-        return "0".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let mag = x.abs().log10().floor() as i32;
-    if (-4..6).contains(&mag) {
-        let decimals = (5 - mag).max(0) as usize;
-        let s = format!("{x:.decimals$}");
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-    } else {
-        let s = format!("{x:.5e}");
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
-        format!("{m}e{e}")
-    }
+    crate::number::significant(x, 6)
 }
 
 impl Resolved {

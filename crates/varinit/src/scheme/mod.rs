@@ -39,7 +39,7 @@ mod constructors;
 mod distribution;
 mod validate;
 
-pub use crate::grammar::parse_number;
+pub use crate::grammar::{parse_number, split_list};
 pub(crate) use binding::from_call;
 pub use catalogue::SCHEMES;
 pub use distribution::{ResolveOptions, Resolved};
@@ -231,16 +231,9 @@ pub enum Init {
 }
 
 /// Format a number for the canonical scheme string: integers plainly,
-/// everything else with Rust's shortest round-trip representation.
-pub fn fmt_num(x: f64) -> String {
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return format!("{}", x as i64);
-    }
-    format!("{x:?}")
-}
+/// everything else with Rust's shortest round-trip representation
+/// ([`crate::number::shortest`], under the name the scheme code uses).
+pub use crate::number::shortest as fmt_num;
 
 // ---------------------------------------------------------------------------
 // Validation, display

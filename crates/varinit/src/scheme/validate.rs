@@ -10,7 +10,7 @@ use crate::shape::Shape;
 use crate::special;
 
 impl Init {
-    /// Check the parameters (DESIGN.md §4): finite numbers, std > 0,
+    /// Check the parameters: finite numbers, std > 0,
     /// a < b, sparsity in [0, 1], groups >= 1, gains > 0.
     pub fn validate(&self) -> Result<()> {
         let bad = |param: &str, value: f64, reason: &str| {

@@ -159,3 +159,22 @@ fn schemes_lists_everything() {
         assert!(list.iter().any(|s| s["name"] == name), "{name}");
     }
 }
+
+/// The exit status follows the library error's class: 2 for the caller's
+/// mistakes, 1 for failures while working; the CLI adds its own flag to the
+/// library's message where it helps.
+#[test]
+fn exit_status_follows_the_error_class() {
+    // usage: a core error, an io error, and an io error the CLI adds its flag to
+    usage_error(&["sample", "kaiming_nromal", "--shape", "4x4"], "did you mean");
+    usage_error(&["init", "--preset", "mlp", "--worker", "3/3", "--dry-run"], "--worker: worker \"3/3\"");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), b"x").unwrap();
+    let o = tmp.path().to_str().unwrap();
+    usage_error(&["init", "--preset", "mlp", "-o", o], "choose an empty folder or force writing into it (--force)");
+    // failure: the operating system refuses to create the folder
+    let out = varinit(&["init", "--preset", "mlp", "-o", "/proc/varinit-cannot-be-here/out"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: /proc/varinit-cannot-be-here") && err.trim_end().lines().count() == 1, "{err}");
+}

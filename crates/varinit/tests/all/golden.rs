@@ -2,9 +2,7 @@
 //! stream format changed, which needs a new `STREAM_VERSION` and a
 //! CHANGELOG entry; never update these values to make a test pass.
 
-mod common;
-
-use common::{bytes, sha256_hex, tensor};
+use crate::common::{bytes, sha256_hex, tensor};
 use varinit::{DType, Layout, Par, TensorKey};
 
 #[test]

@@ -12,7 +12,7 @@ use varinit_io::preset;
 use varinit_io::spec::ModelSpec;
 
 fn cases() -> serde_json::Value {
-    serde_json::from_str(include_str!("data/hf_keys.json")).unwrap()
+    serde_json::from_str(include_str!("../data/hf_keys.json")).unwrap()
 }
 
 fn keys(m: &ModelSpec) -> BTreeMap<String, Vec<u64>> {

@@ -9,9 +9,7 @@
 //! wrong scale (a few percent), a wrong fan or a wrong bound fails by a wide
 //! margin - `wrong_parameters_are_caught` checks that.
 
-mod common;
-
-use common::tensor;
+use crate::common::tensor;
 use varinit::special::{norm_cdf, norm_mass, trunc_norm_cdf};
 use varinit::stats::{ks_statistic_rounded, rounding_cell};
 use varinit::{DType, Element, Layout, Par, TensorInit};

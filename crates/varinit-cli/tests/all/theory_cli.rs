@@ -231,3 +231,28 @@ fn residual_stacks() {
     assert_eq!(varinit(&["propagate", "--branch-scale", "none"]).status.code(), Some(2));
     assert_eq!(varinit(&["propagate", "--residual", "--conv", "3"]).status.code(), Some(2));
 }
+
+/// List flags are split by the scheme grammar: commas inside nested
+/// parentheses or quotes stay in their item.
+#[test]
+fn list_flags_split_on_top_level_commas_only() {
+    let args = [
+        "propagate",
+        "-L",
+        "3",
+        "-n",
+        "16",
+        "-B",
+        "4",
+        "-a",
+        "leaky_relu(negative_slope=1/(2+(1+2))),tanh",
+        "-i",
+        "orthogonal(gain=sqrt(2*(1/2))), kaiming_normal(mode='fan_in')",
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "2 activations x 2 inits: {v}");
+    usage_error(&["propagate", "-L", "3", "-n", "16", "-B", "4", "-a", "tanh,relu)"], "unbalanced ')'");
+    usage_error(&["propagate", "-L", "3", "-n", "16", "-B", "4", "-i", "kaiming_normal(mode='fan_in), tanh"], "quote");
+}

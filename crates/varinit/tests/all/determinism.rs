@@ -1,9 +1,7 @@
 //! Determinism: the same (seed, name, scheme, shape, dtype) gives the same
 //! bytes with any thread count, any split into ranges, and in any order.
 
-mod common;
-
-use common::{bytes, sha256_hex, tensor, with_threads};
+use crate::common::{bytes, sha256_hex, tensor, with_threads};
 use proptest::prelude::*;
 use varinit::{DType, Element, Layout, Par, TensorInit};
 

@@ -2,9 +2,7 @@
 //! same slice of the full tensor, for every scheme, dtype, shape, offset,
 //! strided layout and thread count.
 
-mod common;
-
-use common::{tensor, with_threads};
+use crate::common::{tensor, with_threads};
 use varinit::dtype::{BF16, F16};
 use varinit::{DType, Element, Layout, Par, TensorInit};
 

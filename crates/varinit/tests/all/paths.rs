@@ -2,9 +2,7 @@
 //! dtype and element-wise distribution, over unaligned ranges, and the
 //! same bits under 1, 2 and 8 threads.
 
-mod common;
-
-use common::{bytes, sha256_hex, tensor, with_threads};
+use crate::common::{bytes, sha256_hex, tensor, with_threads};
 use half::{bf16, f16};
 use varinit::kernels::{CHUNK, SimdPath, fill_elementwise};
 use varinit::{DType, Element, Layout, Par, TensorInit};

@@ -4,9 +4,7 @@
 //! deviations, which a wrong tail (as in pytorch issue 155588) misses by
 //! orders of magnitude.
 
-mod common;
-
-use common::{tensor, with_threads};
+use crate::common::{tensor, with_threads};
 use half::{bf16, f16};
 use varinit::special::{norm_cdf, norm_mass};
 use varinit::{Element, Layout, Par};

@@ -1,0 +1,13 @@
+//! The command line's integration tests, in one binary (one link instead
+//! of seven on 2 cores). One module per former test file:
+//!
+//! `cargo test --release -p varinit-cli --test all` (add `checkpoints::`
+//! and so on to run one module).
+
+mod bench;
+mod checkpoints;
+mod cli;
+mod first_hour;
+mod json_shapes;
+mod provenance;
+mod theory_cli;
