@@ -166,6 +166,13 @@ fn new_family_presets_read_back_as_their_config() {
             _ => 2304,
         };
         assert_eq!(cfg["hidden_size"].as_u64(), Some(want), "{family}");
-        assert!(preset::expand(family, &["style=torchtitan".into()], DType::F32).is_err());
+        // torchtitan's rules name the Llama tensors these families share: layer 1's o_proj 0.02/sqrt(2*2)
+        let t = preset::expand(family, &["size=tiny".into(), "style=torchtitan".into()], DType::F32).unwrap();
+        let o = t.tensors.iter().find(|t| t.name == "model.layers.1.self_attn.o_proj.weight").unwrap();
+        assert_eq!(
+            o.init,
+            varinit::Init::TruncNormal { mean: 0.0, std: 0.02 / 4f64.sqrt(), a: -2.0, b: 2.0 },
+            "{family}"
+        );
     }
 }
