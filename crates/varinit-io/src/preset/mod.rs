@@ -15,27 +15,19 @@
 //! GPT-2) and one file per family. Each
 //! architecture struct derives serde with transformers' config defaults,
 //! has `vars()` (the variables init styles use: `L`, `d`, `d_ff`, `heads`,
-//! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and makes its style
-//! decision in one function.
+//! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and builds its tensors
+//! with transformers' `_init_weights` schemes.
 //!
-//! Init styles (`style=...`), with L the number of layers and `std` the
-//! config's `initializer_range` (default 0.02):
-//!
-//! | style | linear and embedding weights | output projections (`o_proj`, `down_proj`, GPT-2 `c_proj`) | biases | norms |
-//! |---|---|---|---|---|
-//! | `hf` | N(0, std²) | Llama: N(0, std²); GPT-2: N(0, (std/sqrt(2L))²) (transformers' GPT-2 rule) | 0 | weight 1 (Gemma: 0), bias 0 |
-//! | `megatron` | N(0, std²) | N(0, (std/sqrt(2L))²) | 0 | weight 1 (Gemma: 0), bias 0 |
-//! | `torchtitan` | q, k, v, gate: trunc_normal(0, 0.02, a=-2, b=2); embedding N(0, 1); untied `lm_head`: trunc_normal(0, d^-1/2, ±3 d^-1/2) | `o_proj`, `down_proj` and `up_proj`: trunc_normal(0, 0.02/sqrt(2(l+1))) for layer l (`depth_init=true`, the default) or 0.02/sqrt(2L) | 0 | 1 |
-//!
-//! `hf` is what transformers' `_init_weights` does (5.24), except that it
-//! also zeroes the embedding row of `pad_token_id` when the config sets one
-//! (Gemma, Phi-3 and OLMo 2 set one by default); varinit draws that row like
-//! the others. MoE routers and experts (fused `gate_up_proj` count as q/k/v
-//! and gate, `down_proj` as an output projection) follow the same rules.
-//! `torchtitan` follows torchtitan's Llama 3 `init_weights` (its bounds of
-//! `trunc_normal_` are PyTorch's absolute defaults, ±2, so the inner layers
-//! are practically untruncated); it is defined for the Llama family
-//! (`llama`, `mistral`, `qwen2`) only.
+//! Init styles are data ([`varinit::style`]): the chosen style
+//! ([`ChosenStyle`]: a built-in name or a style file; `hf` by default; the
+//! `style` setting or a style given apart) is applied over those defaults
+//! with the family's variables. `depth_init = false` turns `torchtitan`
+//! into `torchtitan_flat`. A style none of whose rules names a weight of
+//! the model (or changes a bias) is refused, except `hf`, which keeps
+//! everything. `hf` is what transformers' `_init_weights` does (5.24),
+//! except that it also zeroes the embedding row of `pad_token_id` when the
+//! config sets one (Gemma, Phi-3 and OLMo 2 set one by default); varinit
+//! draws that row like the others.
 
 mod build;
 mod gemma;
@@ -260,9 +252,9 @@ where
 /// - `llama`: `size` = `tiny` | `0.85b` (default: hidden 2048, MLP 5632, 16
 ///   layers, 32 heads, 8 KV heads, vocabulary 32000) | `7b` | `13b`, then any
 ///   `LlamaConfig` field (`num_key_value_heads=4`, `tie_word_embeddings=true`,
-///   ...), `style` = `hf` | `megatron` | `torchtitan`, `depth_init`.
+///   ...), `style` (a built-in style name or a style file), `depth_init`.
 /// - `gpt2`: `size` = `tiny` | `small` (default, 124M) | `medium` | `large` |
-///   `xl`, then any `GPT2Config` field, `style` = `hf` | `megatron`.
+///   `xl`, then any `GPT2Config` field, `style`.
 /// - `mlp`: `dims=784,256,10`, `bias=true`, `style` = `torch` (PyTorch's
 ///   `nn.Linear` default) | `hf` (N(0, 0.02²), zero bias) | `kaiming`
 ///   (kaiming_normal for ReLU, zero bias).
