@@ -1,4 +1,4 @@
-//! `varinit audit PATH [--json] [--spec FILE | --preset NAME [--set k=v] | --hf-config FILE] [--exact]`
+//! `varinit audit PATH [--json] [--spec FILE | --preset NAME [--set k=v] | --hf-config FILE] [--style S] [--exact]`
 
 use std::path::PathBuf;
 
@@ -23,6 +23,9 @@ pub struct Args {
     /// Check against the tensors of this Hugging Face config.json.
     #[arg(long)]
     pub hf_config: Option<PathBuf>,
+    /// The init style, as for `varinit init` (with --preset or --hf-config).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub style: Option<String>,
     /// The seed the checkpoint was made with, for --exact with --spec/--preset/--hf-config.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -42,10 +45,21 @@ pub fn run(a: Args) -> CliResult {
         return Err(CliError::usage(format!("{}: no such file or folder", a.path.display())));
     }
     let spec = if a.spec.is_some() || a.preset.is_some() || a.hf_config.is_some() {
-        Some(load_spec(a.spec.as_deref(), a.preset.as_deref(), a.hf_config.as_deref(), &a.set, a.seed, None)?)
+        Some(load_spec(
+            a.spec.as_deref(),
+            a.preset.as_deref(),
+            a.hf_config.as_deref(),
+            &a.set,
+            a.style.as_deref(),
+            a.seed,
+            None,
+        )?)
     } else {
         if !a.set.is_empty() {
             return Err(CliError::usage("--set needs --preset or --hf-config"));
+        }
+        if a.style.is_some() {
+            return Err(CliError::usage("--style needs --preset or --hf-config"));
         }
         None
     };

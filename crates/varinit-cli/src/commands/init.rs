@@ -1,4 +1,4 @@
-//! `varinit init (--spec FILE | --preset NAME [--set k=v ...] | --hf-config FILE) -o DIR ...`
+//! `varinit init (--spec FILE | --preset NAME [--set k=v ...] | --hf-config FILE) [--style NAME|FILE] -o DIR ...`
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,10 @@ pub struct Args {
     /// gpt2; other architectures: `python -m varinit.hf CONFIG -o DIR`); it is copied next to the weights.
     #[arg(long)]
     pub hf_config: Option<PathBuf>,
+    /// Init style for a transformer preset or --hf-config: a built-in name (`varinit styles` lists them: hf, megatron,
+    /// torchtitan, olmo, neox, deepnet, mup, gemma...) or a style file (docs/styles.md). Default: hf.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub style: Option<String>,
     /// Output folder.
     #[arg(long, short, required_unless_present = "dry_run")]
     pub out: Option<PathBuf>,
@@ -65,12 +69,13 @@ pub struct Args {
 }
 
 /// The spec selected by `--spec`, `--preset` or `--hf-config`, with
-/// `--seed` and `--dtype` applied.
+/// `--style`, `--seed` and `--dtype` applied.
 pub fn load_spec(
     spec_path: Option<&Path>,
     preset_name: Option<&str>,
     hf_config: Option<&Path>,
     sets: &[String],
+    style: Option<&str>,
     seed: Option<u64>,
     dtype: Option<&str>,
 ) -> Result<ModelSpec, CliError> {
@@ -78,13 +83,41 @@ pub fn load_spec(
     if !sets.is_empty() && spec_path.is_some() {
         return Err(CliError::usage("--set applies to --preset and --hf-config, not to --spec"));
     }
+    let chosen = match style {
+        None => None,
+        Some(_) if spec_path.is_some() => {
+            return Err(CliError::usage(
+                "--style applies to --preset and --hf-config; a spec file names its schemes (its [[rule]]s)",
+            ));
+        }
+        Some(_) if preset_name == Some("mlp") => {
+            return Err(CliError::usage(
+                "--style applies to the transformer presets and --hf-config; the mlp preset has its own \
+                 --set style=torch|hf|kaiming",
+            ));
+        }
+        Some(name) => {
+            let c = preset::ChosenStyle::load(name)?;
+            let set = sets.iter().filter_map(|s| s.split_once('=')).find(|(k, _)| k.trim() == "style");
+            if let Some((_, v)) = set {
+                let other = preset::ChosenStyle::load(v.trim())?;
+                if other.label() != c.label() {
+                    return Err(CliError::usage(format!(
+                        "--style {name} and --set style={} disagree: give the style once",
+                        v.trim()
+                    )));
+                }
+            }
+            Some(c)
+        }
+    };
     let mut m = if let Some(p) = spec_path {
         spec::load(p)?
     } else if let Some(name) = preset_name {
-        preset::expand(name, sets, dtype.unwrap_or(DType::F32))?
+        preset::expand_styled(name, sets, chosen.as_ref(), dtype.unwrap_or(DType::F32))?
     } else if let Some(p) = hf_config {
         let bytes = std::fs::read(p).map_err(|e| IoError::os(p, e))?;
-        preset::from_hf_config(&bytes, &p.display().to_string(), sets)?
+        preset::from_hf_config_styled(&bytes, &p.display().to_string(), sets, chosen.as_ref())?
     } else {
         return Err(CliError::usage("give one of --spec FILE, --preset NAME or --hf-config FILE"));
     };
@@ -98,8 +131,15 @@ pub fn load_spec(
 }
 
 pub fn run(a: Args) -> CliResult {
-    let spec =
-        load_spec(a.spec.as_deref(), a.preset.as_deref(), a.hf_config.as_deref(), &a.set, a.seed, a.dtype.as_deref())?;
+    let spec = load_spec(
+        a.spec.as_deref(),
+        a.preset.as_deref(),
+        a.hf_config.as_deref(),
+        &a.set,
+        a.style.as_deref(),
+        a.seed,
+        a.dtype.as_deref(),
+    )?;
     let max_shard = parse_size(&a.max_shard_size).map_err(|e| CliError::usage(format!("--max-shard-size: {e}")))?;
     let worker: Worker = a
         .worker

@@ -4,7 +4,6 @@
 
 use varinit::{Init, Shape};
 
-use super::Style;
 use crate::spec::TensorSpec;
 use crate::{IoError, Result};
 
@@ -29,12 +28,7 @@ pub(super) fn normal(std: f64) -> Result<Init> {
     Ok(Init::normal(0.0, std)?)
 }
 
-/// trunc_normal(0, std, -bound, bound).
-pub(super) fn trunc(std: f64, bound: f64) -> Result<Init> {
-    Ok(Init::trunc_normal(0.0, std, -bound, bound)?)
-}
-
-/// The schemes of a decoder's weights under one style. Which tensor gets
+/// The default schemes of a decoder's weights. Which tensor gets
 /// which: `inner` q, k, v, MLP gate (also a fused qkv or gate-up, MoE
 /// routers and fused expert gate-up weights); `up` the MLP up projection;
 /// `out[l]` o and down projections of layer l; `embed`, `head` (untied
@@ -48,25 +42,15 @@ pub(super) struct Schemes {
 }
 
 impl Schemes {
-    /// `hf`: N(0, std²) everywhere; `megatron`: output projections
-    /// N(0, (std/sqrt(2L))²). `family` is named in the refusal of other
-    /// styles (torchtitan is defined for the Llama family only).
-    pub(super) fn hf_or_megatron(style: Style, std: f64, layers: u64, family: &str) -> Result<Schemes> {
+    /// transformers' `_init_weights`: N(0, std²) everywhere (an init style
+    /// then changes what it names).
+    pub(super) fn hf(std: f64, layers: u64) -> Result<Schemes> {
         let w = normal(std)?;
-        let out = match style {
-            Style::Hf => w.clone(),
-            Style::Megatron => normal(std / (2.0 * layers as f64).sqrt())?,
-            Style::Torchtitan => {
-                return Err(IoError::Usage(format!(
-                    "style torchtitan is defined for Llama-family models only; use hf or megatron for {family}"
-                )));
-            }
-        };
         Ok(Schemes {
             embed: w.clone(),
             inner: w.clone(),
             up: (0..layers).map(|_| w.clone()).collect(),
-            out: (0..layers).map(|_| out.clone()).collect(),
+            out: (0..layers).map(|_| w.clone()).collect(),
             head: w,
         })
     }
@@ -234,9 +218,9 @@ impl Dims {
         check_std(self.initializer_range)
     }
 
-    /// `hf` or `megatron` schemes for this decoder.
-    pub(super) fn schemes(&self, style: Style, family: &str) -> Result<Schemes> {
-        Schemes::hf_or_megatron(style, self.initializer_range, self.num_hidden_layers, family)
+    /// transformers' default schemes for this decoder (before a style).
+    pub(super) fn schemes(&self) -> Result<Schemes> {
+        Schemes::hf(self.initializer_range, self.num_hidden_layers)
     }
 }
 

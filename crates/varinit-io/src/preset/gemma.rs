@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 use varinit::Init;
 
-use super::Style;
 use super::build::{self, Dims, Tensors};
 use super::native::Native;
 use crate::Result;
@@ -53,12 +52,12 @@ impl GemmaArch {
         self.dims.vars()
     }
 
-    /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: `Dims::schemes`, hf or megatron).
-    pub fn tensors(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors in transformers' order with transformers' default
+    /// schemes (an init style is applied over them).
+    pub fn tensors(&self, model_type: &str) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
-        let s = c.schemes(style, model_type)?;
+        let s = c.schemes()?;
         let (d, hd, zero) = (c.hidden_size, c.head_dim(), &Init::zeros());
         let mut t = Tensors::default();
         t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
@@ -92,7 +91,10 @@ impl Native for GemmaArch {
     fn dims(&self) -> &Dims {
         &self.dims
     }
-    fn tensors_for(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
-        self.tensors(model_type, style)
+    fn style_vars(&self) -> Vec<(&'static str, f64)> {
+        self.vars()
+    }
+    fn tensors_for(&self, model_type: &str) -> Result<Vec<TensorSpec>> {
+        self.tensors(model_type)
     }
 }

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use varinit::{DType, Init};
 
-use super::Style;
 use super::build::{self, Schemes, Tensors, normal};
 use super::torch_dtype_name;
 use crate::spec::TensorSpec;
@@ -82,18 +81,19 @@ impl Gpt2Arch {
         ]
     }
 
-    /// The style decision for GPT-2: transformers' GPT-2 rule and
-    /// Megatron's agree (c_proj std/sqrt(2L)); torchtitan is refused.
-    fn schemes(&self, style: Style) -> Result<Schemes> {
+    /// transformers' GPT-2 `_init_weights`: N(0, std²), `c_proj`
+    /// N(0, (std/sqrt(2L))²).
+    fn schemes(&self) -> Result<Schemes> {
         let std = self.initializer_range;
-        let mut s = Schemes::hf_or_megatron(style, std, self.n_layer, "gpt2")?;
+        let mut s = Schemes::hf(std, self.n_layer)?;
         s.out = vec![normal(std / (2.0 * self.n_layer as f64).sqrt())?; self.n_layer as usize];
         Ok(s)
     }
 
-    /// The tensors, in transformers' order. Conv1D weights are stored
-    /// `(in, out)`.
-    pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors, in transformers' order, with transformers' default
+    /// schemes (an init style is applied over them). Conv1D weights are
+    /// stored `(in, out)`.
+    pub fn tensors(&self) -> Result<Vec<TensorSpec>> {
         build::check_positive(&[
             ("n_embd", self.n_embd),
             ("n_layer", self.n_layer),
@@ -106,7 +106,7 @@ impl Gpt2Arch {
                 self.n_embd, self.n_head
             )));
         }
-        let s = self.schemes(style)?;
+        let s = self.schemes()?;
         let (d, l, f) = (self.n_embd, self.n_layer, self.n_inner());
         let (w, zeros, ones) = (&s.inner, &Init::zeros(), &Init::ones());
         let mut t = Tensors::default();

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use varinit::{DType, Init};
 
-use super::Style;
-use super::build::{self, Dims, Schemes, Tensors, normal, trunc};
+use super::build::{self, Dims, Tensors};
 use super::settings;
 use super::torch_dtype_name;
 use crate::Result;
@@ -107,33 +106,12 @@ impl LlamaArch {
         }
     }
 
-    /// The style decision for this family: every scheme of `style`.
-    fn schemes(&self, style: Style, depth_init: bool) -> Result<Schemes> {
-        let (std, l) = (self.dims.initializer_range, self.dims.num_hidden_layers);
-        if style != Style::Torchtitan {
-            return Schemes::hf_or_megatron(style, std, l, "llama");
-        }
-        // torchtitan's Llama 3 init_weights: trunc_normal_ with PyTorch's bounds ±2
-        let layer_std =
-            |i: u64| if depth_init { 0.02 / (2.0 * (i + 1) as f64).sqrt() } else { 0.02 / (2.0 * l as f64).sqrt() };
-        let out = (0..l).map(|i| trunc(layer_std(i), 2.0)).collect::<Result<Vec<_>>>()?;
-        let s = (self.dims.hidden_size as f64).powf(-0.5);
-        Ok(Schemes {
-            embed: normal(1.0)?,
-            inner: trunc(0.02, 2.0)?,
-            // torchtitan draws w3 (up) like the output projections
-            up: out.clone(),
-            out,
-            head: trunc(s, 3.0 * s)?,
-        })
-    }
-
     /// The tensors of `model_type`, in transformers' state-dict order, with
-    /// `style`'s schemes.
-    pub fn tensors(&self, model_type: &str, style: Style, depth_init: bool) -> Result<Vec<TensorSpec>> {
+    /// transformers' default schemes (an init style is applied over them).
+    pub fn tensors(&self, model_type: &str) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
-        let s = self.schemes(style, depth_init)?;
+        let s = c.schemes()?;
         let (d, f, l, a) = (c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.attn());
         let (qkv_bias, o_bias, mlp_bias) = self.biases(model_type);
         let mut t = Tensors::default();

@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 use varinit::Init;
 
-use super::Style;
 use super::build::{self, Dims, Tensors};
 use super::native::Native;
 use crate::Result;
@@ -41,13 +40,13 @@ impl MixtralArch {
         v
     }
 
-    /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: `Dims::schemes`, hf or megatron).
-    pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors in transformers' order with transformers' default
+    /// schemes (an init style is applied over them).
+    pub fn tensors(&self) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
         build::check_positive(&[("num_local_experts", self.num_local_experts)])?;
-        let s = c.schemes(style, "mixtral")?;
+        let s = c.schemes()?;
         let (d, f, e) = (c.hidden_size, c.intermediate_size, self.num_local_experts);
         let mut t = Tensors::default();
         t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
@@ -72,7 +71,10 @@ impl Native for MixtralArch {
     fn dims(&self) -> &Dims {
         &self.dims
     }
-    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
-        self.tensors(style)
+    fn style_vars(&self) -> Vec<(&'static str, f64)> {
+        self.vars()
+    }
+    fn tensors_for(&self, _: &str) -> Result<Vec<TensorSpec>> {
+        self.tensors()
     }
 }

@@ -15,27 +15,19 @@
 //! GPT-2) and one file per family. Each
 //! architecture struct derives serde with transformers' config defaults,
 //! has `vars()` (the variables init styles use: `L`, `d`, `d_ff`, `heads`,
-//! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and makes its style
-//! decision in one function.
+//! `kv_heads`, `head_dim`, `vocab`, `std`, `experts`) and builds its tensors
+//! with transformers' `_init_weights` schemes.
 //!
-//! Init styles (`style=...`), with L the number of layers and `std` the
-//! config's `initializer_range` (default 0.02):
-//!
-//! | style | linear and embedding weights | output projections (`o_proj`, `down_proj`, GPT-2 `c_proj`) | biases | norms |
-//! |---|---|---|---|---|
-//! | `hf` | N(0, std²) | Llama: N(0, std²); GPT-2: N(0, (std/sqrt(2L))²) (transformers' GPT-2 rule) | 0 | weight 1 (Gemma: 0), bias 0 |
-//! | `megatron` | N(0, std²) | N(0, (std/sqrt(2L))²) | 0 | weight 1 (Gemma: 0), bias 0 |
-//! | `torchtitan` | q, k, v, gate: trunc_normal(0, 0.02, a=-2, b=2); embedding N(0, 1); untied `lm_head`: trunc_normal(0, d^-1/2, ±3 d^-1/2) | `o_proj`, `down_proj` and `up_proj`: trunc_normal(0, 0.02/sqrt(2(l+1))) for layer l (`depth_init=true`, the default) or 0.02/sqrt(2L) | 0 | 1 |
-//!
-//! `hf` is what transformers' `_init_weights` does (5.24), except that it
-//! also zeroes the embedding row of `pad_token_id` when the config sets one
-//! (Gemma, Phi-3 and OLMo 2 set one by default); varinit draws that row like
-//! the others. MoE routers and experts (fused `gate_up_proj` count as q/k/v
-//! and gate, `down_proj` as an output projection) follow the same rules.
-//! `torchtitan` follows torchtitan's Llama 3 `init_weights` (its bounds of
-//! `trunc_normal_` are PyTorch's absolute defaults, ±2, so the inner layers
-//! are practically untruncated); it is defined for the Llama family
-//! (`llama`, `mistral`, `qwen2`) only.
+//! Init styles are data ([`varinit::style`]): the chosen style
+//! ([`ChosenStyle`]: a built-in name or a style file; `hf` by default; the
+//! `style` setting or a style given apart) is applied over those defaults
+//! with the family's variables. `depth_init = false` turns `torchtitan`
+//! into `torchtitan_flat`. A style none of whose rules names a weight of
+//! the model (or changes a bias) is refused, except `hf`, which keeps
+//! everything. `hf` is what transformers' `_init_weights` does (5.24),
+//! except that it also zeroes the embedding row of `pad_token_id` when the
+//! config sets one (Gemma, Phi-3 and OLMo 2 set one by default); varinit
+//! draws that row like the others.
 
 mod build;
 mod gemma;
@@ -50,6 +42,8 @@ mod qwen3;
 mod settings;
 
 use serde_json::{Map, Value};
+use sha2::Digest;
+use varinit::style::{Style, Vars};
 use varinit::{DType, Layout};
 
 pub use build::Dims;
@@ -73,33 +67,136 @@ pub const PRESETS: &[&str] =
 pub const HF_MODEL_TYPES: &[&str] =
     &["llama", "mistral", "qwen2", "mixtral", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2"];
 
-/// An init style for the transformer presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// transformers' `_init_weights`.
-    Hf,
-    /// Megatron-LM: output projections std/sqrt(2L).
-    Megatron,
-    /// torchtitan's Llama `init_weights`.
-    Torchtitan,
+/// An init style chosen for a transformer preset or a Hugging Face
+/// config: a built-in style by name or a style file, with the label the
+/// spec's `source` records for it.
+#[derive(Debug, Clone)]
+pub struct ChosenStyle {
+    style: Style,
+    given: String,
+    label: String,
+    builtin: bool,
 }
 
-impl Style {
-    fn parse(s: &str) -> Result<Style> {
-        match s {
-            "hf" => Ok(Style::Hf),
-            "megatron" => Ok(Style::Megatron),
-            "torchtitan" => Ok(Style::Torchtitan),
-            _ => Err(IoError::Usage(format!("unknown style {s:?}: use hf, megatron or torchtitan"))),
+/// Hex digits of the SHA-256 of a style file's bytes kept in its label.
+const STYLE_HASH_DIGITS: usize = 16;
+
+impl ChosenStyle {
+    /// A built-in style by name (its label is the name), else the style
+    /// file at that path (its label is `PATH@sha256:` and the first 16 hex
+    /// digits of the SHA-256 of its bytes, so the source says which bytes
+    /// made the checkpoint).
+    pub fn load(name_or_path: &str) -> Result<ChosenStyle> {
+        if Style::builtin_names().any(|n| n == name_or_path) {
+            return Ok(ChosenStyle {
+                style: Style::builtin(name_or_path)?,
+                given: name_or_path.to_string(),
+                label: name_or_path.to_string(),
+                builtin: true,
+            });
+        }
+        let path = std::path::Path::new(name_or_path);
+        if !path.is_file() {
+            // the loader's message: a mistyped built-in name, or no such file
+            return Err(crate::style::load(name_or_path).err().unwrap_or_else(|| {
+                IoError::Usage(format!("style {name_or_path:?}: not a built-in style name nor a file"))
+            }));
+        }
+        let meta = std::fs::metadata(path).map_err(|e| IoError::os(path, e))?;
+        if meta.len() > crate::style::MAX_STYLE_BYTES {
+            return Err(IoError::Usage(format!(
+                "{name_or_path}: {} bytes; a style file has at most {}",
+                meta.len(),
+                crate::style::MAX_STYLE_BYTES
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|_| IoError::Usage(format!("{name_or_path}: a style file must be UTF-8 text")))?;
+        let style = Style::parse(&text, name_or_path)?;
+        let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+            [..STYLE_HASH_DIGITS]
+            .to_string();
+        Ok(ChosenStyle {
+            style,
+            given: name_or_path.to_string(),
+            label: format!("{name_or_path}@sha256:{digest}"),
+            builtin: false,
+        })
+    }
+
+    /// The style.
+    pub fn style(&self) -> &Style {
+        &self.style
+    }
+
+    /// What `source` records: the built-in name, or `PATH@sha256:HEX`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether it is a built-in style.
+    pub fn is_builtin(&self) -> bool {
+        self.builtin
+    }
+
+    fn is_hf(&self) -> bool {
+        self.builtin && self.given == "hf"
+    }
+}
+
+/// The style of a preset or config: `chosen` (given apart from the
+/// settings), else the `style` setting, else `hf`; with `depth_init =
+/// false`, built-in `torchtitan` is `torchtitan_flat`. Also whether the
+/// style came from the settings.
+fn choose_style(s: &Settings, chosen: Option<&ChosenStyle>, depth_init: bool) -> Result<(ChosenStyle, bool)> {
+    let (mut c, from_settings) = match (chosen, s.raw("style")) {
+        (Some(c), Some(set)) => {
+            let other = ChosenStyle::load(set)?;
+            if other.label != c.label {
+                return Err(IoError::Usage(format!("two different styles are given: {} and {}", c.label, other.label)));
+            }
+            (c.clone(), true)
+        }
+        (Some(c), None) => (c.clone(), false),
+        (None, Some(set)) => (ChosenStyle::load(set)?, true),
+        (None, None) => (ChosenStyle::load("hf")?, false),
+    };
+    if !depth_init && c.builtin && c.given == "torchtitan" {
+        c.style = Style::builtin("torchtitan_flat")?;
+    }
+    Ok((c, from_settings))
+}
+
+/// `tensors` (a family's, with transformers' default schemes) with
+/// `style` applied with the architecture's variables. A style none of
+/// whose rules names a tensor of the model is refused (it was written for
+/// other tensor names), except `hf`, which keeps every default: a rule
+/// counts when it gives a weight a scheme, or changes a bias's (a
+/// catch-all `*.bias = zeros` alone does not make a style apply).
+fn apply_style(
+    style: &ChosenStyle,
+    vars: Vec<(&'static str, f64)>,
+    mut tensors: Vec<TensorSpec>,
+    model: &str,
+) -> Result<Vec<TensorSpec>> {
+    let v = vars.into_iter().fold(Vars::new(), |v, (n, x)| v.with(n, x));
+    let assigned = style.style.apply_all(&v, tensors.iter().map(|t| (t.name.as_str(), &t.init)))?;
+    let mut applies = false;
+    for (t, a) in tensors.iter_mut().zip(assigned) {
+        if !a.kept() {
+            applies |= !t.name.ends_with(".bias") || a.init != t.init;
+            t.init = a.init;
         }
     }
-    fn name(self) -> &'static str {
-        match self {
-            Style::Hf => "hf",
-            Style::Megatron => "megatron",
-            Style::Torchtitan => "torchtitan",
-        }
+    if !applies && !style.is_hf() {
+        return Err(IoError::Usage(format!(
+            "style {} does not apply to {model}: its rules name none of {model}'s weights (they are written for \
+             other tensor names); the style hf is transformers' init",
+            style.given
+        )));
     }
+    Ok(tensors)
 }
 
 fn torch_dtype_name(d: DType) -> &'static str {
@@ -155,36 +252,57 @@ where
 /// - `llama`: `size` = `tiny` | `0.85b` (default: hidden 2048, MLP 5632, 16
 ///   layers, 32 heads, 8 KV heads, vocabulary 32000) | `7b` | `13b`, then any
 ///   `LlamaConfig` field (`num_key_value_heads=4`, `tie_word_embeddings=true`,
-///   ...), `style` = `hf` | `megatron` | `torchtitan`, `depth_init`.
+///   ...), `style` (a built-in style name or a style file), `depth_init`.
 /// - `gpt2`: `size` = `tiny` | `small` (default, 124M) | `medium` | `large` |
-///   `xl`, then any `GPT2Config` field, `style` = `hf` | `megatron`.
+///   `xl`, then any `GPT2Config` field, `style`.
 /// - `mlp`: `dims=784,256,10`, `bias=true`, `style` = `torch` (PyTorch's
 ///   `nn.Linear` default) | `hf` (N(0, 0.02²), zero bias) | `kaiming`
 ///   (kaiming_normal for ReLU, zero bias).
 pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> {
+    expand_styled(preset, sets, None, dtype)
+}
+
+/// [`expand`] with an init style given apart from the settings (a
+/// built-in name or a file, [`ChosenStyle`]); a `style` setting too must
+/// name the same style. The `mlp` preset takes no init style (its `style`
+/// setting is its own).
+pub fn expand_styled(preset: &str, sets: &[String], style: Option<&ChosenStyle>, dtype: DType) -> Result<ModelSpec> {
     match preset {
         "llama" => {
             let (a, s): (LlamaArch, _) =
                 preset_arch("llama", sets, &LlamaArch::default(), &llama::sizes(), &["depth_init"])?;
-            let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
-            let tensors = a.tensors("llama", style, s.boolean("depth_init", true)?)?;
-            Ok(model("llama", style.name(), &s.describe(), tensors, Some(a.hf_config("llama", dtype))))
+            let (style, from_settings) = choose_style(&s, style, s.boolean("depth_init", true)?)?;
+            let tensors = apply_style(&style, a.vars(), a.tensors("llama")?, "llama")?;
+            Ok(model("llama", &style, from_settings, &s, tensors, Some(a.hf_config("llama", dtype))))
         }
         "gpt2" => {
             let (a, s): (Gpt2Arch, _) = preset_arch("gpt2", sets, &Gpt2Arch::default(), &gpt2::sizes(), &[])?;
-            let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
-            let tensors = a.tensors(style)?;
-            Ok(model("gpt2", style.name(), &s.describe(), tensors, Some(a.hf_config(dtype))))
+            let (style, from_settings) = choose_style(&s, style, true)?;
+            let tensors = apply_style(&style, a.vars(), a.tensors()?, "gpt2")?;
+            Ok(model("gpt2", &style, from_settings, &s, tensors, Some(a.hf_config(dtype))))
         }
-        "mixtral" => native::preset::<MixtralArch>(preset, sets, dtype),
-        "qwen3" | "qwen3_moe" => native::preset::<Qwen3Arch>(preset, sets, dtype),
-        "gemma2" | "gemma3_text" => native::preset::<GemmaArch>(preset, sets, dtype),
-        "phi3" => native::preset::<Phi3Arch>(preset, sets, dtype),
-        "olmo2" => native::preset::<Olmo2Arch>(preset, sets, dtype),
+        "mixtral" => native::preset::<MixtralArch>(preset, sets, style, dtype),
+        "qwen3" | "qwen3_moe" => native::preset::<Qwen3Arch>(preset, sets, style, dtype),
+        "gemma2" | "gemma3_text" => native::preset::<GemmaArch>(preset, sets, style, dtype),
+        "phi3" => native::preset::<Phi3Arch>(preset, sets, style, dtype),
+        "olmo2" => native::preset::<Olmo2Arch>(preset, sets, style, dtype),
         "mlp" => {
+            if style.is_some() {
+                return Err(IoError::Usage(
+                    "init styles apply to the transformer presets and configs; the mlp preset has a style setting \
+                     of its own (torch, hf, kaiming)"
+                        .into(),
+                ));
+            }
             let s = Settings::new("preset mlp", sets, mlp::KEYS)?;
             let (tensors, style) = mlp::tensors(&s)?;
-            Ok(model("mlp", &style, &s.describe(), tensors, None))
+            let settings = s.describe();
+            let source = if settings.contains(" style=") {
+                format!("preset mlp{settings}")
+            } else {
+                format!("preset mlp style={style}{settings}")
+            };
+            Ok(ModelSpec { seed: 0, dtype: DType::F32, layout: Layout::Torch, tensors, source, hf_config: None })
         }
         _ => {
             let suggestion = varinit::suggest::closest(preset, PRESETS.iter().copied());
@@ -197,16 +315,28 @@ pub fn expand(preset: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> 
     }
 }
 
-fn model(name: &str, style: &str, settings: &str, tensors: Vec<TensorSpec>, config: Option<Value>) -> ModelSpec {
+/// The spec of a transformer preset. Its `source` is `preset NAME`, the
+/// style and the settings: a built-in style set as a setting stays where
+/// it was given (`preset llama size=tiny style=megatron`); otherwise the
+/// style's label comes first (`preset llama style=olmo size=tiny`, a file
+/// as `PATH@sha256:HEX`).
+fn model(
+    name: &str,
+    style: &ChosenStyle,
+    from_settings: bool,
+    s: &Settings,
+    tensors: Vec<TensorSpec>,
+    config: Option<Value>,
+) -> ModelSpec {
     let hf_config = config.map(|c| {
         let mut text = serde_json::to_string_pretty(&c).expect("JSON values serialize");
         text.push('\n');
         text.into_bytes()
     });
-    let source = if settings.contains(" style=") {
-        format!("preset {name}{settings}")
+    let source = if from_settings && style.is_builtin() {
+        format!("preset {name}{}", s.describe())
     } else {
-        format!("preset {name} style={style}{settings}")
+        format!("preset {name} style={}{}", style.label(), s.describe_without("style"))
     };
     ModelSpec { seed: 0, dtype: DType::F32, layout: Layout::Torch, tensors, source, hf_config }
 }
@@ -223,6 +353,17 @@ fn model(name: &str, style: &str, settings: &str, tensors: Vec<TensorSpec>, conf
 /// checkpoint holds a vision tower too; its `text_config`, saved as a
 /// config of its own (model type `gemma3_text`), is the text model.
 pub fn from_hf_config(bytes: &[u8], file: &str, sets: &[String]) -> Result<ModelSpec> {
+    from_hf_config_styled(bytes, file, sets, None)
+}
+
+/// [`from_hf_config`] with an init style given apart from the settings (a
+/// `style` setting too must name the same style).
+pub fn from_hf_config_styled(
+    bytes: &[u8],
+    file: &str,
+    sets: &[String],
+    style: Option<&ChosenStyle>,
+) -> Result<ModelSpec> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| IoError::Spec {
         file: file.to_string(),
         line: e.line(),
@@ -235,9 +376,9 @@ pub fn from_hf_config(bytes: &[u8], file: &str, sets: &[String]) -> Result<Model
     let bad = |m: String| IoError::Usage(format!("{file}: {m}"));
     let model_type = c.get("model_type").and_then(Value::as_str).unwrap_or("");
     let s = Settings::new("a Hugging Face config", sets, &["style", "depth_init"])?;
-    let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
     let depth_init = s.boolean("depth_init", true)?;
-    let tensors = tensors_of_config(model_type, &c, file, style, depth_init).map_err(|e| match e {
+    let (style, _) = choose_style(&s, style, depth_init)?;
+    let tensors = tensors_of_config(model_type, &c, file, &style).map_err(|e| match e {
         IoError::Usage(m) if !m.starts_with(file) => bad(m),
         e => e,
     })?;
@@ -254,24 +395,25 @@ pub fn from_hf_config(bytes: &[u8], file: &str, sets: &[String]) -> Result<Model
         tensors,
         source: format!(
             "hf-config {model_type} style={}{}",
-            style.name(),
+            style.label(),
             if depth_init { "" } else { " depth_init=false" }
         ),
         hf_config: Some(bytes.to_vec()),
     })
 }
 
-/// The tensors of a config object of `model_type`.
+/// The tensors of a config object of `model_type`, styled.
 fn tensors_of_config(
     model_type: &str,
     c: &Map<String, Value>,
     file: &str,
-    style: Style,
-    depth_init: bool,
+    style: &ChosenStyle,
 ) -> Result<Vec<TensorSpec>> {
     match model_type {
-        "llama" | "mistral" | "qwen2" => settings::from_config(&LlamaArch::defaults_for(model_type), c, &[], file)?
-            .tensors(model_type, style, depth_init),
+        "llama" | "mistral" | "qwen2" => {
+            let a = settings::from_config(&LlamaArch::defaults_for(model_type), c, &[], file)?;
+            apply_style(style, a.vars(), a.tensors(model_type)?, model_type)
+        }
         "mixtral" => native::from_config::<MixtralArch>(model_type, c, file, style),
         "qwen3" | "qwen3_moe" => native::from_config::<Qwen3Arch>(model_type, c, file, style),
         "gemma2" | "gemma3_text" => native::from_config::<GemmaArch>(model_type, c, file, style),
@@ -281,7 +423,8 @@ fn tensors_of_config(
             if c.get("add_cross_attention").and_then(Value::as_bool) == Some(true) {
                 return Err(IoError::Usage("add_cross_attention = true is not supported".into()));
             }
-            settings::from_config(&Gpt2Arch::default(), c, &[], file)?.tensors(style)
+            let a = settings::from_config(&Gpt2Arch::default(), c, &[], file)?;
+            apply_style(style, a.vars(), a.tensors()?, model_type)
         }
         "gemma3" => Err(IoError::Usage(
             "model_type \"gemma3\" is the multimodal Gemma 3 (Gemma3ForConditionalGeneration, with a vision tower), \

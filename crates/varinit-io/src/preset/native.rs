@@ -10,7 +10,7 @@ use varinit::DType;
 
 use super::build::Dims;
 use super::settings;
-use super::{Style, model, preset_arch, torch_dtype_name};
+use super::{ChosenStyle, apply_style, choose_style, model, preset_arch, torch_dtype_name};
 use crate::Result;
 use crate::spec::{ModelSpec, TensorSpec};
 
@@ -23,8 +23,10 @@ pub(super) trait Native: Serialize + DeserializeOwned {
     fn defaults_for(model_type: &str) -> Self;
     /// The shared decoder fields.
     fn dims(&self) -> &Dims;
-    /// The tensors in state-dict order under `style`.
-    fn tensors_for(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>>;
+    /// The tensors in state-dict order with transformers' default schemes.
+    fn tensors_for(&self, model_type: &str) -> Result<Vec<TensorSpec>>;
+    /// The variables init styles use.
+    fn style_vars(&self) -> Vec<(&'static str, f64)>;
     /// Drop the generated config's keys `model_type` does not have.
     fn trim_config(_model_type: &str, _config: &mut Map<String, Value>) {}
 }
@@ -40,14 +42,15 @@ pub(super) const CLASSES: &[(&str, &str)] = &[
     ("olmo2", "Olmo2ForCausalLM"),
 ];
 
-/// The tensors of a config object of `model_type`.
+/// The tensors of a config object of `model_type`, styled.
 pub(super) fn from_config<T: Native>(
     model_type: &str,
     c: &Map<String, Value>,
     file: &str,
-    style: Style,
+    style: &ChosenStyle,
 ) -> Result<Vec<TensorSpec>> {
-    settings::from_config(&T::defaults_for(model_type), c, T::ALIASES, file)?.tensors_for(model_type, style)
+    let a = settings::from_config(&T::defaults_for(model_type), c, T::ALIASES, file)?;
+    apply_style(style, a.style_vars(), a.tensors_for(model_type)?, model_type)
 }
 
 /// The named sizes of these presets: transformers' defaults, and a tiny
@@ -65,12 +68,17 @@ fn sizes() -> Vec<(&'static str, Value)> {
 }
 
 /// The preset `model_type`: its defaults, a `size`, then any field of its
-/// config; style `hf` or `megatron`. The generated config sets
+/// config; an init style (`hf` by default). The generated config sets
 /// `pad_token_id` to null, so transformers' own init zeroes no row either.
-pub(super) fn preset<T: Native>(model_type: &str, sets: &[String], dtype: DType) -> Result<ModelSpec> {
+pub(super) fn preset<T: Native>(
+    model_type: &str,
+    sets: &[String],
+    style: Option<&ChosenStyle>,
+    dtype: DType,
+) -> Result<ModelSpec> {
     let (a, s): (T, _) = preset_arch(model_type, sets, &T::defaults_for(model_type), &sizes(), &[])?;
-    let style = s.raw("style").map_or(Ok(Style::Hf), Style::parse)?;
-    let tensors = a.tensors_for(model_type, style)?;
+    let (style, from_settings) = choose_style(&s, style, true)?;
+    let tensors = apply_style(&style, a.style_vars(), a.tensors_for(model_type)?, model_type)?;
     let mut c = settings::object_of(&a);
     T::trim_config(model_type, &mut c);
     let d = a.dims();
@@ -85,5 +93,5 @@ pub(super) fn preset<T: Native>(model_type: &str, sets: &[String], dtype: DType)
     ] {
         c.insert(k.to_string(), v);
     }
-    Ok(model(model_type, style.name(), &s.describe(), tensors, Some(Value::Object(c))))
+    Ok(model(model_type, &style, from_settings, &s, tensors, Some(Value::Object(c))))
 }

@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 use varinit::Init;
 
-use super::Style;
 use super::build::{self, Dims, Tensors};
 use super::native::Native;
 use crate::Result;
@@ -35,12 +34,12 @@ impl Olmo2Arch {
         self.dims.vars()
     }
 
-    /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: `Dims::schemes`, hf or megatron).
-    pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors in transformers' order with transformers' default
+    /// schemes (an init style is applied over them).
+    pub fn tensors(&self) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
-        let s = c.schemes(style, "olmo2")?;
+        let s = c.schemes()?;
         let (d, a, one) = (c.hidden_size, c.attn(), &Init::ones());
         let mut t = Tensors::default();
         t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
@@ -66,7 +65,10 @@ impl Native for Olmo2Arch {
     fn dims(&self) -> &Dims {
         &self.dims
     }
-    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
-        self.tensors(style)
+    fn style_vars(&self) -> Vec<(&'static str, f64)> {
+        self.vars()
+    }
+    fn tensors_for(&self, _: &str) -> Result<Vec<TensorSpec>> {
+        self.tensors()
     }
 }

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use varinit::Init;
 
-use super::Style;
 use super::build::{self, Dims, Tensors};
 use super::native::Native;
 use crate::Result;
@@ -31,13 +30,12 @@ impl Phi3Arch {
         self.dims.vars()
     }
 
-    /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: `Dims::schemes`, hf or megatron; the fused gate-up takes
-    /// the gate's scheme, which is the up projection's under both).
-    pub fn tensors(&self, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors in transformers' order with transformers' default
+    /// schemes (an init style is applied over them).
+    pub fn tensors(&self) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
-        let s = c.schemes(style, "phi3")?;
+        let s = c.schemes()?;
         let (d, f, a) = (c.hidden_size, c.intermediate_size, c.attn());
         let mut t = Tensors::default();
         t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
@@ -62,7 +60,10 @@ impl Native for Phi3Arch {
     fn dims(&self) -> &Dims {
         &self.dims
     }
-    fn tensors_for(&self, _: &str, style: Style) -> Result<Vec<TensorSpec>> {
-        self.tensors(style)
+    fn style_vars(&self) -> Vec<(&'static str, f64)> {
+        self.vars()
+    }
+    fn tensors_for(&self, _: &str) -> Result<Vec<TensorSpec>> {
+        self.tensors()
     }
 }

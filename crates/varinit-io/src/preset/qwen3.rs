@@ -9,7 +9,6 @@
 use serde::{Deserialize, Serialize};
 use varinit::Init;
 
-use super::Style;
 use super::build::{self, Dims, Tensors};
 use super::native::Native;
 use crate::Result;
@@ -82,9 +81,9 @@ impl Qwen3Arch {
         v
     }
 
-    /// The tensors in transformers' order with `style`'s schemes (the style
-    /// decision: `Dims::schemes`, hf or megatron).
-    pub fn tensors(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
+    /// The tensors in transformers' order with transformers' default
+    /// schemes (an init style is applied over them).
+    pub fn tensors(&self, model_type: &str) -> Result<Vec<TensorSpec>> {
         let c = &self.dims;
         c.check()?;
         let moe = model_type == "qwen3_moe";
@@ -94,7 +93,7 @@ impl Qwen3Arch {
                 ("moe_intermediate_size", self.moe_intermediate_size),
             ])?;
         }
-        let s = c.schemes(style, model_type)?;
+        let s = c.schemes()?;
         let (d, hd) = (c.hidden_size, c.head_dim());
         let mut t = Tensors::default();
         t.push("model.embed_tokens.weight", &[c.vocab_size, d], &s.embed)?;
@@ -127,8 +126,11 @@ impl Native for Qwen3Arch {
     fn dims(&self) -> &Dims {
         &self.dims
     }
-    fn tensors_for(&self, model_type: &str, style: Style) -> Result<Vec<TensorSpec>> {
-        self.tensors(model_type, style)
+    fn style_vars(&self) -> Vec<(&'static str, f64)> {
+        self.vars()
+    }
+    fn tensors_for(&self, model_type: &str) -> Result<Vec<TensorSpec>> {
+        self.tensors(model_type)
     }
     fn trim_config(model_type: &str, config: &mut serde_json::Map<String, serde_json::Value>) {
         if model_type == "qwen3" {

@@ -61,6 +61,11 @@ impl<'a> Settings<'a> {
         self.pairs.iter().map(|(k, v)| format!(" {k}={v}")).collect()
     }
 
+    /// [`Settings::describe`] without `key`.
+    pub(super) fn describe_without(&self, key: &str) -> String {
+        self.pairs.iter().filter(|(k, _)| *k != key).map(|(k, v)| format!(" {k}={v}")).collect()
+    }
+
     fn bad(&self, key: &str, v: &str, what: &str) -> IoError {
         IoError::Usage(format!("{} setting {key}={v:?}: {what}", self.context))
     }

@@ -112,9 +112,71 @@ fn config_errors_name_the_field_and_the_way_out() {
     assert!(e.contains("\"bert\"") && e.contains("qwen3_moe") && e.contains("python -m varinit.hf"), "{e}");
     let e = from_hf_config(br#"{"model_type": "gemma3", "text_config": {}}"#, "c.json", &[]).unwrap_err().to_string();
     assert!(e.contains("gemma3_text") && e.contains("text_config"), "{e}");
-    let e =
-        from_hf_config(br#"{"model_type": "phi3"}"#, "c.json", &sets(&["style=torchtitan"])).unwrap_err().to_string();
-    assert!(e.contains("torchtitan") && e.contains("phi3"), "{e}");
+    let e = from_hf_config(br#"{"model_type": "gpt2", "n_layer": 2}"#, "c.json", &sets(&["style=torchtitan"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("c.json: style torchtitan does not apply to gpt2"), "{e}");
     let e = from_hf_config(br#"{"model_type": "phi3"}"#, "c.json", &sets(&["size=tiny"])).unwrap_err().to_string();
     assert!(e.contains("no setting \"size\"") && !e.contains("--"), "{e}");
+}
+
+#[test]
+fn every_builtin_style_applies_or_is_refused_by_name() {
+    // a style whose rules name no weight of the model is refused, naming both; hf always applies
+    for style in Style::builtin_names() {
+        for p in PRESETS.iter().filter(|p| **p != "mlp") {
+            let r = expand(p, &sets(&["size=tiny", &format!("style={style}")]), DType::F32);
+            let gpt2_only_llama_names =
+                *p == "gpt2" && ["torchtitan", "torchtitan_flat", "deepnet", "gemma"].contains(&style);
+            match r {
+                Ok(m) => {
+                    assert!(!gpt2_only_llama_names, "{style} on {p} should be refused");
+                    assert!(m.source.contains(&format!("style={style}")), "{}", m.source);
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(gpt2_only_llama_names, "{style} on {p}: {e}");
+                    assert!(e.contains(&format!("style {style} does not apply to gpt2")), "{e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_style_file_is_recorded_with_its_hash_and_must_agree_with_the_setting() {
+    let dir = std::env::temp_dir().join(format!("varinit-chosen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("half.style");
+    let text = "model.layers.{l}.mlp.down_proj.weight = normal(std=std/2)\n";
+    std::fs::write(&f, text).unwrap();
+    let path = f.to_str().unwrap();
+    let c = ChosenStyle::load(path).unwrap();
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(c.label(), format!("{path}@sha256:{}", &hex[..16]));
+    let m = expand_styled("llama", &sets(&["size=tiny"]), Some(&c), DType::F32).unwrap();
+    assert_eq!(m.source, format!("preset llama style={} size=tiny", c.label()));
+    let down = m.tensors.iter().find(|t| t.name == "model.layers.1.mlp.down_proj.weight").unwrap();
+    assert_eq!(down.init, varinit::Init::Normal { mean: 0.0, std: 0.01 });
+    // the same file given as a setting too: fine; another style: refused
+    assert!(expand_styled("llama", &sets(&["size=tiny", &format!("style={path}")]), Some(&c), DType::F32).is_ok());
+    let e = expand_styled("llama", &sets(&["style=megatron"]), Some(&c), DType::F32).unwrap_err().to_string();
+    assert!(e.contains("two different styles") && !e.contains("--"), "{e}");
+    // a file given as a setting is recorded with its hash as well
+    let m = expand("llama", &sets(&["size=tiny", &format!("style={path}")]), DType::F32).unwrap();
+    assert_eq!(m.source, format!("preset llama style={} size=tiny", c.label()));
+    let m = from_hf_config(
+        br#"{"model_type": "qwen2", "num_hidden_layers": 2}"#,
+        "c.json",
+        &sets(&[&format!("style={path}")]),
+    )
+    .unwrap();
+    assert_eq!(m.source, format!("hf-config qwen2 style={}", c.label()));
+    // built-in names given apart keep the old source shape; the mlp preset takes none
+    let o = ChosenStyle::load("olmo").unwrap();
+    let m = expand_styled("gpt2", &sets(&["size=tiny"]), Some(&o), DType::F32).unwrap();
+    assert_eq!(m.source, "preset gpt2 style=olmo size=tiny");
+    assert!(expand_styled("mlp", &[], Some(&o), DType::F32).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
