@@ -15,6 +15,7 @@
 //! failure `RuntimeError`.
 
 mod checkpoint;
+mod style;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
@@ -337,5 +338,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(versions, m)?)?;
     m.add("DistributionError", m.py().get_type::<DistributionError>())?;
     checkpoint::register(m)?;
+    style::register(m)?;
     Ok(())
 }
