@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{VarBuilder, VarMap};
 use varinit::rules::{Glob, Rule, RuleScheme, Rules};
+use varinit::style::{Style, Vars};
 use varinit::{Init, Layout, Par, ResolveOptions, Resolved, Shape, TensorInit};
 
 use crate::error::{Error, Result};
@@ -38,6 +39,15 @@ pub enum Origin {
         /// The rule's glob.
         glob: String,
     },
+    /// A rule of the backend's init style ([`VarinitBackend::style`]).
+    Style {
+        /// The style's name.
+        name: String,
+        /// The file it was read from (`builtin:NAME` for a built-in style).
+        file: String,
+        /// 1-based line of the rule.
+        line: usize,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -45,6 +55,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Hint(h) => write!(f, "candle hint {h:?}"),
             Origin::Rule { index, glob } => write!(f, "rule {index} {glob:?}"),
+            Origin::Style { name, file, line } => write!(f, "style {name} ({file}:{line})"),
         }
     }
 }
@@ -123,6 +134,11 @@ impl Journal {
 ///   the order they were added against the full path (`layers.3.weight`);
 ///   the first match wins. The scheme `"hint"` sends a path back to the
 ///   hint.
+/// - **Styles** ([`VarinitBackend::style`]): an init style (built-in such
+///   as `olmo` or `megatron`, or a style file) decides the scheme of the
+///   paths no rule matches, with the hint's scheme as the default its
+///   `keep` refers to. Order: explicit rules (a `"hint"` rule included),
+///   then the style, then the hint.
 /// - **Trainable** with [`VarinitBackend::trainable`]: the variables are
 ///   registered in a [`VarMap`], as `VarBuilder::from_varmap` does, so
 ///   `varmap.all_vars()` feeds an optimizer and `varmap.save(..)` writes them.
@@ -153,6 +169,7 @@ impl Journal {
 pub struct VarinitBackend {
     seed: u64,
     rules: Rules,
+    style: Option<Arc<(Style, Vars)>>,
     transposed: Vec<Glob>,
     par: Par,
     varmap: Option<VarMap>,
@@ -164,6 +181,7 @@ impl fmt::Debug for VarinitBackend {
         f.debug_struct("VarinitBackend")
             .field("seed", &self.seed)
             .field("rules", &self.rules.iter().map(|r| (r.glob().as_str(), r.scheme_text())).collect::<Vec<_>>())
+            .field("style", &self.style.as_ref().map(|s| s.0.name()))
             .field("transposed", &self.transposed.iter().map(Glob::as_str).collect::<Vec<_>>())
             .field("par", &self.par)
             .field("trainable", &self.varmap.is_some())
@@ -177,6 +195,7 @@ impl VarinitBackend {
         VarinitBackend {
             seed,
             rules: Rules::new(),
+            style: None,
             transposed: Vec::new(),
             par: Par::Rayon,
             varmap: None,
@@ -209,6 +228,23 @@ impl VarinitBackend {
     /// Add several rules, in order (see [`VarinitBackend::rule`]).
     pub fn rules<G: AsRef<str>, S: AsRef<str>>(self, rules: impl IntoIterator<Item = (G, S)>) -> Result<Self> {
         rules.into_iter().try_fold(self, |b, (g, s)| b.rule(g.as_ref(), s.as_ref()))
+    }
+
+    /// Initialize with an init style ([`varinit::style`]: a built-in one,
+    /// `Style::builtin("olmo")`, or a file, `Style::parse(text, file)`),
+    /// its variables (`L`, `d`, `d_ff`, `std`, ...) given by `vars`. For a
+    /// path no rule matches, the first style rule whose glob matches the
+    /// full path decides its scheme, its captures (`layers.{l}.weight`)
+    /// and `vars` in the formulas; a path no style rule matches, or whose
+    /// rule says `keep`, follows candle's hint. Explicit rules
+    /// ([`VarinitBackend::rule`]) take precedence over the style, in
+    /// whichever order they were added; a later call replaces the style.
+    /// A formula that cannot be evaluated for a path (a variable `vars`
+    /// lacks, a capture that is not an integer) is an [`Error::Style`]
+    /// when that variable is drawn.
+    pub fn style(mut self, style: Style, vars: Vars) -> Self {
+        self.style = Some(Arc::new((style, vars)));
+        self
     }
 
     /// Declare the variables matching `glob` transposed-convolution weights
@@ -269,7 +305,28 @@ impl VarinitBackend {
                 RuleScheme::Init(init) => (Origin::Rule { index, glob: rule.glob().to_string() }, init.clone()),
                 _ => (Origin::Hint(hint), scheme_for_hint(hint, dims)?),
             },
-            None => (Origin::Hint(hint), scheme_for_hint(hint, dims)?),
+            None => {
+                let default = scheme_for_hint(hint, dims)?;
+                match &self.style {
+                    None => (Origin::Hint(hint), default),
+                    Some(st) => {
+                        let (style, vars) = &**st;
+                        let a = style.apply(vars, path, &default).map_err(|source| Error::Style {
+                            path: path.to_string(),
+                            shape: shape.to_string(),
+                            style: style.name().to_string(),
+                            source: Box::new(source),
+                        })?;
+                        match a.line {
+                            Some(line) if !a.kept() => (
+                                Origin::Style { name: style.name().to_string(), file: style.file().to_string(), line },
+                                a.init,
+                            ),
+                            _ => (Origin::Hint(hint), default),
+                        }
+                    }
+                }
+            }
         };
         let resolved = init.resolve(&shape, options).map_err(|source| Error::Variable {
             path: path.to_string(),

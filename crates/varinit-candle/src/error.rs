@@ -61,6 +61,21 @@ pub enum Error {
         /// varinit's message.
         source: Box<varinit::Error>,
     },
+    /// The backend's init style could not give a variable its scheme (a
+    /// variable the style uses but was not given, a capture that is not
+    /// an integer, a value the scheme refuses); the message names the
+    /// style file, line and column.
+    #[error("variable {path:?} {shape} (style {style:?}): {source}")]
+    Style {
+        /// Full variable path.
+        path: String,
+        /// Its shape, like `[128, 64]`.
+        shape: String,
+        /// The style's name.
+        style: String,
+        /// varinit's message.
+        source: Box<varinit::Error>,
+    },
     /// The same path asked for twice with different shapes (trainable mode).
     #[error("variable {path:?} already exists with shape {existing}, now asked for with shape {requested}")]
     ShapeConflict {

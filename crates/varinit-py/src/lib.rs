@@ -17,6 +17,7 @@
 //! raises; a whole matrix that does not fit in memory raises `MemoryError`.
 
 mod checkpoint;
+mod style;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
@@ -357,5 +358,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dtypes, m)?)?;
     m.add("DistributionError", m.py().get_type::<DistributionError>())?;
     checkpoint::register(m)?;
+    style::register(m)?;
     Ok(())
 }

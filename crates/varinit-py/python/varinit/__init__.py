@@ -12,7 +12,12 @@ Core API (numpy):
 - :func:`sample_region` -- any hyper-rectangle of it, equal to the same slice;
 - :func:`fill_` -- write into an existing (writable) numpy array;
 - :func:`describe` -- the distribution a scheme resolves to for a shape;
-- :func:`fans`, :func:`calculate_gain` -- PyTorch's values and errors.
+- :func:`fans`, :func:`calculate_gain` -- PyTorch's values and errors;
+- :func:`styles`, :func:`load_style`, :class:`Style` -- init styles (which
+  tensors get which std by layer and depth, ``docs/styles.md``), applied by
+  :func:`varinit.hf.init_checkpoint`, :func:`varinit.torch.init_module_` and
+  :meth:`varinit.capture.CapturePlan.apply_style`;
+  :func:`style_vars` -- their variables from a Hugging Face config.
 
 Schemes use varinit's grammar: ``"kaiming_normal(mode=fan_out, nonlinearity=relu)"``,
 ``"trunc_normal(std=0.02)"``, ``"orthogonal(gain=2)"`` ... (``varinit schemes``
@@ -28,19 +33,25 @@ limits them); the values never depend on the thread count.
 
 from __future__ import annotations
 
+import json
 import operator
+import os
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import _native
-from ._native import DistributionError, Plan
+from ._native import DistributionError, Plan, Style
 
 __all__ = [
     "DistributionError",
     "Plan",
     "STREAM_VERSION",
     "Description",
+    "Style",
+    "load_style",
+    "style_vars",
+    "styles",
     "calculate_gain",
     "describe",
     "fans",
@@ -72,6 +83,51 @@ def _dtype_code(dtype: Any) -> str:
             f"varinit fills float32, float64, float16 and bfloat16 tensors, not {dtype!r}"
         )
     return code
+
+
+def styles() -> list[str]:
+    """The names of the built-in init styles (``varinit styles`` shows
+    their rules and sources)."""
+    return [name for name, _ in _native.styles()]
+
+
+def load_style(style: str | os.PathLike | Style) -> Style:
+    """A :class:`Style`: a built-in name (:func:`styles`), the path of a
+    style file, or a ``Style`` (returned as is). A file that does not load
+    raises ``ValueError`` naming its ``file:line:column``."""
+    if isinstance(style, Style):
+        return style
+    if isinstance(style, (str, os.PathLike)):
+        return Style(os.fspath(style))
+    raise TypeError(f"style must be a name, a path or a varinit.Style, not {type(style).__name__}")
+
+
+def style_vars(config: Any) -> dict[str, float]:
+    """The style variables (``L``, ``d``, ``d_ff``, ``heads``, ``kv_heads``,
+    ``head_dim``, ``vocab``, ``std``, ``experts``) of a Hugging Face config:
+    a transformers ``PretrainedConfig``, a dict, or a ``config.json`` path.
+    Any architecture: the field names of the common families are read by
+    the Rust core (``varinit_io::style::vars_from_hf_config``); a variable
+    the config does not give is left out."""
+    if isinstance(config, (str, os.PathLike)):
+        with open(os.fspath(config), encoding="utf-8") as f:
+            text = f.read()
+    elif isinstance(config, dict):
+        text = json.dumps(config)
+    elif hasattr(config, "to_dict"):
+        text = json.dumps(config.to_dict(), default=str)
+    else:
+        raise TypeError(f"config must be a transformers config, a dict or a path, not {type(config).__name__}")
+    return dict(_native.vars_from_hf_config(text))
+
+
+def _style_vars_arg(vars: Any) -> dict[str, float]:
+    """``style_vars=``: a dict of numbers, or a Hugging Face config."""
+    if vars is None:
+        return {}
+    if isinstance(vars, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vars.values()):
+        return {str(k): float(v) for k, v in vars.items()}
+    return style_vars(vars)
 
 
 def _bfloat16() -> Any:

@@ -379,6 +379,30 @@ class CapturePlan:
             e.unresolved.clear()
         return names
 
+    def apply_style(self, style: Any, vars: dict[str, float]) -> list[str]:
+        """Apply an init style (a built-in name, a style file's path or a
+        :class:`varinit.Style`) to the plan's parameters: each captured
+        scheme is the default the style's ``keep`` (and a tensor no rule
+        matches) refers to; a tensor a rule gives a scheme gets it, its
+        unexpressible writes cleared (its patches, constants the model
+        writes after drawing, such as a padding row, stay). ``vars``: the
+        style's variables (:func:`varinit.style_vars` of a Hugging Face
+        config). Matching and formulas are the Rust core's. Returns the
+        names whose scheme the style set."""
+        from varinit import load_style
+
+        st = load_style(style)
+        params = self.parameters
+        out = st.apply({k: float(v) for k, v in vars.items()}, [(e.name, e.scheme) for e in params])
+        changed = []
+        for e, (scheme, _rule, line, kept) in zip(params, out):
+            if kept:
+                continue
+            e.scheme, e.op, e.where = scheme, f"style {st.name}", f"{st.file}:{line}"
+            e.unresolved.clear()
+            changed.append(e.name)
+        return changed
+
     def check(self) -> None:
         """Raise :class:`UnresolvedPlanError` listing every unresolved write
         and every parameter without a scheme."""
@@ -1088,6 +1112,8 @@ def apply_plan(
     strict: bool = True,
     patches: bool = True,
     prefix: str = "",
+    style: Any = None,
+    style_vars: Any = None,
 ) -> Any:
     """Initialize ``model``'s parameters in place from ``plan`` with varinit
     (:func:`varinit.torch.init_module_` with the plan's exact-name rules),
@@ -1095,8 +1121,26 @@ def apply_plan(
     row). ``strict=True`` raises :class:`UnresolvedPlanError` before
     anything is written when the plan has unresolved writes; with
     ``strict=False`` those parameters get the scheme of their last full
-    write (a warning lists them). Returns varinit's journal."""
+    write (a warning lists them). ``style``: an init style applied over
+    the plan (:meth:`CapturePlan.apply_style`, on a copy; ``style_vars`` a
+    dict or a Hugging Face config, default ``model.config``). Returns
+    varinit's journal."""
     import varinit.torch as vt
+
+    if style is not None:
+        from varinit import _style_vars_arg
+
+        if style_vars is None and hasattr(getattr(model, "config", None), "to_dict"):
+            style_vars = model.config
+        plan = CapturePlan(
+            {
+                n: dataclasses.replace(e, patches=list(e.patches), unresolved=list(e.unresolved))
+                for n, e in plan.entries.items()
+            },
+            list(plan.unexpressible),
+            dict(plan.aliases),
+        )
+        plan.apply_style(style, _style_vars_arg(style_vars))
 
     if strict:
         plan.check()

@@ -14,7 +14,7 @@ the tensors' bytes equal the CLI's with the same seed.
 
 Command line::
 
-    python -m varinit.hf config.json -o out/ --seed 0 --dtype bf16 --max-shard-size 5GB
+    python -m varinit.hf config.json -o out/ --seed 0 --dtype bf16 --max-shard-size 5GB [--style olmo]
 """
 
 from __future__ import annotations
@@ -184,6 +184,7 @@ def init_checkpoint(
     sync: bool = True,
     worker: tuple[int, int] | None = None,
     generation_config: bool = True,
+    style: Any = None,
 ) -> CheckpointReport:
     """Write an initialized Hugging Face checkpoint for ``config``.
 
@@ -196,8 +197,15 @@ def init_checkpoint(
     - ``max_shard_size``: as ``save_pretrained`` (``"5GB"`` default);
     - ``model_class``: default :func:`model_class_for` (the config's
       ``architectures``, else the causal-LM / seq2seq / masked-LM / base class);
+    - ``style``: an init style -- a built-in name (:func:`varinit.styles`:
+      ``"olmo"``, ``"megatron"``, ...), a style file's path or a
+      :class:`varinit.Style` -- applied over the captured plan, which
+      gives each tensor's default (the style's ``keep``), with the
+      variables of the config (:func:`varinit.style_vars`: any
+      architecture); recorded in the checkpoint's ``source`` metadata;
     - ``rules``: ``(glob, scheme)`` pairs that override what was captured
-      (the way to resolve a write no scheme expresses);
+      and what the style gave (the way to resolve a write no scheme
+      expresses);
     - ``strict``: refuse (``UnresolvedPlanError``, nothing written) when a
       saved tensor has a write no scheme expresses and no rule resolves;
       ``False`` uses its last full-tensor scheme;
@@ -218,6 +226,13 @@ def init_checkpoint(
     cfg.dtype = tdtype
     plan = capture(lambda: cls._from_config(cfg, dtype=tdtype))
     model = plan.model  # type: ignore[attr-defined]
+    source = f"python varinit.hf {cls.__name__}"
+    if style is not None:
+        import varinit
+
+        st = varinit.load_style(style)
+        plan.apply_style(st, varinit.style_vars(cfg))
+        source += f" style={st.name if st.file.startswith('builtin:') else st.file}"
     for glob, scheme in rules:
         plan.resolve(glob, scheme)
     keys = saved_keys(model)
@@ -263,7 +278,7 @@ def init_checkpoint(
         dtype=_DTYPES[tdtype],
         max_shard_bytes=parse_size(max_shard_size),
         config=config_bytes,
-        source=f"python varinit.hf {cls.__name__}",
+        source=source,
         patches=patches,
         force=force,
         sync=sync,
@@ -300,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dtype", default=None, help="f32, bf16, f16, f64 (default: the config's dtype, else f32)")
     ap.add_argument("--max-shard-size", default="5GB")
     ap.add_argument("--model-class", default=None, help="a transformers class name (default: from the config)")
+    ap.add_argument(
+        "--style", default=None, metavar="NAME|FILE", help="an init style: a built-in name (varinit styles) or a style file"
+    )
     ap.add_argument("--rule", action="append", default=[], metavar="GLOB=SCHEME", help="override a tensor's scheme")
     ap.add_argument("--no-strict", action="store_true", help="use the last full-tensor scheme for unresolved writes")
     ap.add_argument("--force", action="store_true")
@@ -333,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_shard_size=a.max_shard_size,
             model_class=cls,
             rules=rules,
+            style=a.style,
             strict=not a.no_strict,
             force=a.force,
             sync=not a.no_sync,

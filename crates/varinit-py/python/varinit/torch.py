@@ -720,6 +720,8 @@ def init_module_(
     seed: int | None = None,
     unmatched: str = "error",
     prefix: str = "",
+    style: Any = None,
+    style_vars: Any = None,
 ) -> Journal:
     """Initialize every parameter of ``module`` in place, by its name.
 
@@ -742,9 +744,21 @@ def init_module_(
     parameter no rule matches, before anything is written; ``"keep"``
     leaves them as they are and lists them in ``journal.unmatched``.
     Buffers are not touched. Returns the :class:`Journal`.
+
+    ``style``: an init style (a built-in name of :func:`varinit.styles`, a
+    style file's path or a :class:`varinit.Style`) applied over the rules:
+    the scheme the rules give a parameter is the default the style's
+    ``keep`` (and a parameter no style rule matches) refers to, and a
+    style rule with a scheme replaces it (a parameter no rule matches gets
+    the style's scheme when it has one). ``style_vars``: the style's
+    variables, a dict (``{"L": 16, "d": 2048, ...}``) or a Hugging Face
+    config (default: ``module.config`` when the module has one). The
+    journal's ``rule`` reads ``style NAME (FILE:LINE)`` for a parameter
+    the style decided. With a :class:`CapturePlan` as ``rules``, the plan
+    gives the defaults (:meth:`CapturePlan.apply_style`).
     """
     if isinstance(rules, CapturePlan):  # a plan from capture() (issue 13)
-        return apply_plan(module, rules, seed=seed, prefix=prefix)
+        return apply_plan(module, rules, seed=seed, prefix=prefix, style=style, style_vars=style_vars)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"init_module_ needs a torch.nn.Module, not {type(module).__name__}")
     if unmatched not in ("error", "keep"):
@@ -763,19 +777,33 @@ def init_module_(
     matcher = _native.RuleSet(rule_list)
     params = list(module.named_parameters())
     # Plan everything first: every error is raised before a byte is written.
-    planned = []
-    missing = []
-    for pname, param in params:
+    chosen: list[tuple[str | None, str | None]] = []
+    for pname, _ in params:
         full = prefix + pname
         if full in explicit:
-            scheme, rule = explicit[full], "spec"
-        else:
-            idx = matcher.first_match(full)
-            if idx is None:
-                missing.append(full)
-                planned.append((pname, param, None, None, None))
-                continue
-            scheme, rule = rule_list[idx][1], f"{rule_list[idx][0]}"
+            chosen.append((explicit[full], "spec"))
+            continue
+        idx = matcher.first_match(full)
+        chosen.append((None, None) if idx is None else (rule_list[idx][1], rule_list[idx][0]))
+    if style is not None:
+        from varinit import _style_vars_arg, load_style
+
+        st = load_style(style)
+        if style_vars is None and hasattr(getattr(module, "config", None), "to_dict"):
+            style_vars = module.config
+        styled = st.apply(_style_vars_arg(style_vars), [(prefix + n, c[0]) for (n, _), c in zip(params, chosen)])
+        chosen = [
+            c if kept else (scheme, f"style {st.name} ({st.file}:{line})")
+            for c, (scheme, _, line, kept) in zip(chosen, styled)
+        ]
+    planned = []
+    missing = []
+    for (pname, param), (scheme, rule) in zip(params, chosen):
+        full = prefix + pname
+        if scheme is None:
+            missing.append(full)
+            planned.append((pname, param, None, None, None))
+            continue
         global_shape, offsets, local_shape = local_region(param)
         try:
             p = _plan(scheme, global_shape, seed, full)
