@@ -167,6 +167,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::RuleScheme { source, .. } | Error::Variable { source, .. } => source.class(),
+            Error::Style { source, .. } => source.class(),
             Error::Load { problems, .. } => {
                 if problems.iter().all(|p| p.class() == ErrorClass::Usage) {
                     ErrorClass::Usage
